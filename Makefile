@@ -1,0 +1,75 @@
+# Developer entry points. `make test` is what CI runs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ENV ?= development
+REGION ?= us-east-1
+
+# SAM CLI: no telemetry, no update checks (both would reach for the network).
+export SAM_CLI_TELEMETRY := 0
+export SAM_CLI_DISABLE_VERSION_CHECK := 1
+
+.PHONY: help venv test unit lint format build deploy validate clean
+
+help:  ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+# The virtualenv is rebuilt when the requirements change or it is not a 3.13 one.
+$(STAMP): requirements.txt requirements-dev.txt scripts/find-python313
+	@python313="$$(scripts/find-python313)" || exit 1; \
+	if [ -x $(PY) ] && ! $(PY) -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then \
+		echo "removing $(VENV): not a Python 3.13 environment"; rm -rf $(VENV); fi; \
+	[ -x $(PY) ] || "$$python313" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv with Python 3.13 and the dev requirements
+
+test: $(STAMP)  ## lint the code and template, then run every test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory validate
+	$(PY) -m pytest
+
+unit: $(STAMP)  ## run the unit tests only
+	$(PY) -m pytest tests/unit
+
+lint: $(STAMP)  ## ruff, mypy and the template linters
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(MAKE) --no-print-directory validate
+
+format: $(STAMP)  ## apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+validate: $(STAMP)  ## cfn-lint and sam validate --lint on template.yaml
+	$(BIN)/cfn-lint template.yaml
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint --region $(REGION)
+
+build: $(STAMP)  ## sam build: arm64 artifacts holding src/ and runtime dependencies only
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
+
+deploy: build  ## sam deploy --config-env $(ENV)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam deploy --config-env $(ENV)
+
+clean:  ## remove build output and caches (keeps .venv)
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
+
+# --- SAM makefile builds (template.yaml: Metadata BuildMethod makefile) -------------------------
+# sam build runs these with ARTIFACTS_DIR set. Functions get src/ only; the shared layer gets the
+# runtime requirements as aarch64 wheels for CPython 3.13.
+build-ApiFunction build-SqsHandlerFunction build-S3HandlerFunction:
+	mkdir -p "$(ARTIFACTS_DIR)"
+	tar --exclude='__pycache__' --exclude='*.pyc' -cf - src | tar -xf - -C "$(ARTIFACTS_DIR)"
+
+build-DependenciesLayer: $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check \
+		--platform manylinux2014_aarch64 --implementation cp --python-version 3.13 \
+		--only-binary=:all: --target "$(ARTIFACTS_DIR)/python" -r requirements.txt

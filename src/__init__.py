@@ -1,0 +1,1 @@
+"""Serverless users/orders/uploads service: Lambda handlers and the code they share."""

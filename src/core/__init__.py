@@ -1,0 +1,1 @@
+"""Shared infrastructure: settings, JSON logging, AWS clients and the domain error hierarchy."""

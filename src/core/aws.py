@@ -1,0 +1,31 @@
+"""AWS clients, built once per execution environment and reused across invocations.
+
+Clients (not boto3 resources) keep cold starts short. Endpoints come from boto3's own
+configuration, so `AWS_ENDPOINT_URL` points the unchanged code at an emulator.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck
+# connection from eating the whole function timeout.
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+
+@functools.cache
+def dynamodb_client() -> DynamoDBClient:
+    """The DynamoDB client of this execution environment."""
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)

@@ -1,0 +1,36 @@
+"""The domain error hierarchy. Services and repositories raise these; each entry point maps them
+to its own protocol in one place (HTTP statuses in the API handler)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """A request that the domain refuses; its message is safe to show to the client."""
+
+
+class NotFound(DomainError):
+    """The thing asked for does not exist."""
+
+
+class Conflict(DomainError):
+    """The request contradicts the current state."""
+
+
+class InvalidRequest(DomainError):
+    """The request is malformed in a way the models could not catch (a bad cursor, say)."""
+
+
+class UserNotFound(NotFound):
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"user {user_id} not found")
+        self.user_id = user_id
+
+
+class EmailAlreadyUsed(Conflict):
+    def __init__(self) -> None:
+        super().__init__("email already used by another user")
+
+
+class InvalidCursor(InvalidRequest):
+    def __init__(self) -> None:
+        super().__init__("lastKey is not a cursor this API issued")

@@ -1,0 +1,125 @@
+"""ApiFunction: the REST API (API Gateway v1 proxy events).
+
+Routes only translate: the request into a model, one service call, the result into a response.
+Error mapping, validation errors, CORS and 404/405 live in `src.handlers.http`.
+"""
+
+from __future__ import annotations
+
+import functools
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.depends import Depends
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+
+from src.core.aws import dynamodb_client
+from src.core.config import ApiSettings
+from src.core.logging import configure_logging, lambda_entry
+from src.handlers.http import create_resolver, openapi_document, responses, with_cors_origin
+from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
+from src.repositories.users import UserRepository
+from src.services.users import UserService
+
+settings = ApiSettings.from_env()
+configure_logging(settings.log_level)
+
+app = create_resolver(settings.cors_allow_origin)
+app.configure_openapi(
+    title="Users API",
+    version="1.0.0",
+    description="Users on DynamoDB; see the README for orders and uploads.",
+)
+
+
+@functools.cache
+def user_service() -> UserService:
+    """The users service of this execution environment (built on first use, then reused)."""
+    return UserService(UserRepository(dynamodb_client(), settings.users_table))
+
+
+Users = Annotated[UserService, Depends(user_service)]
+UserId = Annotated[str, Path(min_length=1, max_length=128, description="The user's id")]
+
+
+@app.post(
+    "/users",
+    status_code=201,
+    summary="Create a user",
+    tags=["users"],
+    responses=responses(
+        201, User, HTTPStatus.BAD_REQUEST, HTTPStatus.CONFLICT, HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    ),
+)
+def create_user(request: Annotated[CreateUserRequest, Body()], users: Users) -> User:
+    return users.create_user(request)
+
+
+@app.get(
+    "/users",
+    summary="List users, a page at a time",
+    tags=["users"],
+    responses=responses(200, UserPage, HTTPStatus.BAD_REQUEST),
+)
+def list_users(
+    users: Users,
+    limit: Annotated[int, Query(ge=1, le=100, description="Users per page")] = 20,
+    lastKey: Annotated[
+        str | None,
+        Query(max_length=1024, description="`nextKey` of the previous page"),
+    ] = None,
+) -> UserPage:
+    return users.list_users(limit, lastKey)
+
+
+@app.get(
+    "/users/<userId>",
+    summary="Get a user",
+    tags=["users"],
+    responses=responses(200, User, HTTPStatus.NOT_FOUND),
+)
+def get_user(userId: UserId, users: Users) -> User:
+    return users.get_user(userId)
+
+
+@app.put(
+    "/users/<userId>",
+    summary="Change a user's name or age",
+    tags=["users"],
+    responses=responses(
+        200, User, HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    ),
+)
+def update_user(
+    userId: UserId,
+    request: Annotated[UpdateUserRequest, Body()],
+    users: Users,
+) -> User:
+    return users.update_user(userId, request)
+
+
+@app.delete(
+    "/users/<userId>",
+    status_code=204,
+    summary="Delete a user",
+    tags=["users"],
+    responses=responses(204, None, HTTPStatus.NOT_FOUND),
+)
+def delete_user(userId: UserId, users: Users) -> Response[None]:
+    users.delete_user(userId)
+    return Response(status_code=204, body="")
+
+
+@app.get("/openapi.json", include_in_schema=False)
+def serve_openapi_document() -> Response[Any]:
+    return Response(
+        status_code=200,
+        content_type="application/json",
+        body=openapi_document(app),
+    )
+
+
+@lambda_entry
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return with_cors_origin(app.resolve(event, context), settings.cors_allow_origin)

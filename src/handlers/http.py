@@ -1,0 +1,178 @@
+"""The HTTP edge of the API: the Powertools resolver with the service's conventions.
+
+Everything that is the same for every route lives here, once: the domain error -> HTTP status
+mapping, validation errors as 400, a body size limit, 404/405 for unknown paths and methods,
+500s that reveal nothing but a request id, and CORS headers on every response.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+
+from src.core.errors import Conflict, DomainError, InvalidRequest, NotFound
+from src.core.logging import current_request_id
+from src.models.common import ErrorBody
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+
+# API bodies are small JSON documents; 10 KB leaves room for any valid one.
+MAX_BODY_BYTES = 10 * 1024
+
+# The one place where domain errors become HTTP statuses (most specific class first).
+STATUS_BY_ERROR: list[tuple[type[DomainError], HTTPStatus]] = [
+    (NotFound, HTTPStatus.NOT_FOUND),
+    (Conflict, HTTPStatus.CONFLICT),
+    (InvalidRequest, HTTPStatus.BAD_REQUEST),
+]
+
+
+class BodyTooLarge(Exception):
+    """The request body is over MAX_BODY_BYTES."""
+
+
+def error_response(
+    status: HTTPStatus, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    body: dict[str, Any] = {"error": message}
+    if details is not None:
+        body["details"] = details
+    return Response(
+        status_code=status.value,
+        content_type=JSON,
+        body=body,
+        headers=headers,
+    )
+
+
+def _limited_json_loads(body: str) -> Any:
+    if len(body.encode()) > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    return json.loads(body)
+
+
+def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
+    # The offending input is not echoed back: it may be large or personal.
+    return [
+        {
+            "loc": [part for part in error.get("loc", ()) if part != "body"],
+            "msg": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors()
+    ]
+
+
+def create_resolver(cors_allow_origin: str) -> APIGatewayRestResolver:
+    """A REST (v1 proxy) resolver with validation, OpenAPI and this service's error mapping."""
+    app = APIGatewayRestResolver(
+        cors=CORSConfig(allow_origin=cors_allow_origin, max_age=600),
+        enable_validation=True,
+        json_body_deserializer=_limited_json_loads,
+    )
+
+    @app.exception_handler(DomainError)
+    def domain_error(exc: DomainError) -> Response[Any]:
+        status = next(
+            (status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind)),
+            HTTPStatus.BAD_REQUEST,
+        )
+        return error_response(status, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(exc: RequestValidationError) -> Response[Any]:
+        return error_response(
+            HTTPStatus.BAD_REQUEST, "request validation failed", _validation_details(exc)
+        )
+
+    @app.exception_handler(BodyTooLarge)
+    def body_too_large(_: BodyTooLarge) -> Response[Any]:
+        return error_response(
+            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes"
+        )
+
+    @app.exception_handler([binascii.Error, UnicodeDecodeError])
+    def undecodable_body(_: Exception) -> Response[Any]:
+        return error_response(HTTPStatus.BAD_REQUEST, "body is not valid UTF-8 text")
+
+    @app.not_found
+    def unknown_route(_: NotFoundError) -> Response[Any]:
+        allowed = _methods_for(app, app.current_event.path)
+        if allowed:
+            return error_response(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                f"method {app.current_event.http_method} not allowed",
+                headers={"Allow": ", ".join(sorted(allowed | {"OPTIONS"}))},
+            )
+        return error_response(HTTPStatus.NOT_FOUND, "not found")
+
+    @app.exception_handler(Exception)
+    def unexpected(exc: Exception) -> Response[Any]:
+        logger.exception("unhandled error")
+        response = error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")
+        response.body["requestId"] = current_request_id()
+        return response
+
+    return app
+
+
+def responses(
+    success: int, model: type[Any] | None, *errors: HTTPStatus
+) -> dict[int, OpenAPIResponse]:
+    """OpenAPI responses of a route: its success response and the errors it can answer with."""
+    documented: dict[int, OpenAPIResponse] = {
+        success: {"description": HTTPStatus(success).phrase}
+        if model is None
+        else {"description": HTTPStatus(success).phrase, "content": {JSON: {"model": model}}}
+    }
+    for status in errors:
+        documented[status.value] = {
+            "description": status.phrase,
+            "content": {JSON: {"model": ErrorBody}},
+        }
+    return documented
+
+
+def openapi_document(app: APIGatewayRestResolver) -> dict[str, Any]:
+    """The OpenAPI document of `app`, without the 422 responses Powertools adds for validation:
+    this API answers invalid requests with 400 (documented per route)."""
+    document: dict[str, Any] = json.loads(app.get_openapi_json_schema())
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            documented = operation.get("responses", {})
+            documented.pop("422", None)
+            if "204" in documented:
+                documented["204"].pop("content", None)  # No Content means no body, not null
+    schemas = document.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document
+
+
+def _methods_for(app: APIGatewayRestResolver, path: str) -> set[str]:
+    """Methods registered for `path`. Powertools answers 404 for a known path with another
+    method; the HTTP contract wants 405 with `Allow`, so look the path up in its route table
+    (a private attribute of the pinned Powertools version; tests cover it)."""
+    routes = app._static_routes + app._dynamic_routes
+    return {route.method for route in routes if route.rule.match(path)}
+
+
+def with_cors_origin(response: dict[str, Any], allow_origin: str) -> dict[str, Any]:
+    """Powertools adds CORS headers only when the request carries an Origin; the contract wants
+    them on every response, so fill in the configured origin where none was set."""
+    headers = response.setdefault("multiValueHeaders", {})
+    if "Access-Control-Allow-Origin" not in headers and "Access-Control-Allow-Origin" not in (
+        response.get("headers") or {}
+    ):
+        headers["Access-Control-Allow-Origin"] = [allow_origin]
+    return response

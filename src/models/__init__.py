@@ -1,0 +1,1 @@
+"""Pydantic models for every boundary: API requests and responses, stored records, messages."""

@@ -1,0 +1,257 @@
+"""Users in DynamoDB.
+
+One table, partition key `userId`. Email uniqueness is enforced by DynamoDB itself: next to each
+user item lives a claim item whose key is derived from the email (`userId = "email#<email>"`).
+Creating a user puts both items in one transaction, each conditioned on not existing yet, so two
+concurrent creates with one email cannot both succeed; deleting a user deletes both, so the email
+is free again. Claim items carry `kind = "email"` and are never returned as users.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from src.core.errors import EmailAlreadyUsed, InvalidCursor, UserNotFound
+from src.models.users import User
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+logger = logging.getLogger(__name__)
+
+USER_KIND = "user"
+EMAIL_CLAIM_KIND = "email"
+EMAIL_CLAIM_PREFIX = "email#"
+# A transaction that collides with another one in flight is cancelled with TransactionConflict;
+# the outcome of the other one decides ours, so retry briefly before giving up.
+CONFLICT_RETRIES = 4
+
+
+def _claim_key(email: str) -> dict[str, AttributeValueTypeDef]:
+    return {"userId": {"S": EMAIL_CLAIM_PREFIX + email}}
+
+
+def _to_item(user: User) -> dict[str, AttributeValueTypeDef]:
+    item: dict[str, AttributeValueTypeDef] = {
+        "userId": {"S": user.userId},
+        "kind": {"S": USER_KIND},
+        "email": {"S": user.email},
+        "name": {"S": user.name},
+        "createdAt": {"S": user.createdAt.isoformat()},
+    }
+    if user.age is not None:
+        item["age"] = {"N": str(user.age)}
+    if user.updatedAt is not None:
+        item["updatedAt"] = {"S": user.updatedAt.isoformat()}
+    return item
+
+
+def _from_item(item: dict[str, Any]) -> User:
+    return User(
+        userId=item["userId"]["S"],
+        email=item["email"]["S"],
+        name=item["name"]["S"],
+        age=int(item["age"]["N"]) if "age" in item else None,
+        createdAt=datetime.fromisoformat(item["createdAt"]["S"]),
+        updatedAt=datetime.fromisoformat(item["updatedAt"]["S"]) if "updatedAt" in item else None,
+    )
+
+
+def encode_cursor(user_id: str) -> str:
+    """An opaque page cursor: the key of the last user a page returned."""
+    raw = json.dumps({"u": user_id}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    """The user id inside a cursor from `encode_cursor`; InvalidCursor for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidCursor from exc
+    user_id = value.get("u") if isinstance(value, dict) else None
+    if not isinstance(user_id, str) or not user_id or user_id.startswith(EMAIL_CLAIM_PREFIX):
+        raise InvalidCursor
+    return user_id
+
+
+class UserRepository:
+    """Reads and writes users; every write is one conditional request or one transaction."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def create(self, user: User) -> None:
+        """Store a new user; EmailAlreadyUsed when another user holds the email."""
+        request = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _to_item(user),
+                    "ConditionExpression": "attribute_not_exists(userId)",
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": {
+                        **_claim_key(user.email),
+                        "kind": {"S": EMAIL_CLAIM_KIND},
+                        "ownerId": {"S": user.userId},
+                    },
+                    # The claim: fails when any user already owns this email.
+                    "ConditionExpression": "attribute_not_exists(userId)",
+                }
+            },
+        ]
+        reasons = self._transact(request)
+        if reasons is not None:
+            if reasons[1] == "ConditionalCheckFailed":
+                raise EmailAlreadyUsed
+            # The user id is a fresh UUID: its condition failing means a broken generator.
+            raise RuntimeError(f"user creation cancelled: {reasons}")
+
+    def get(self, user_id: str) -> User:
+        """The user with this id; UserNotFound when there is none."""
+        response = self._client.get_item(
+            TableName=self._table, Key={"userId": {"S": user_id}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if item is None or item.get("kind", {}).get("S") != USER_KIND:
+            raise UserNotFound(user_id)
+        return _from_item(item)
+
+    def update(
+        self,
+        user_id: str,
+        *,
+        name: str | None,
+        age: int | None,
+        remove_age: bool,
+        updated_at: datetime,
+    ) -> User:
+        """Change the given attributes of an existing user, in one conditional write."""
+        assignments = ["updatedAt = :updatedAt"]
+        values: dict[str, AttributeValueTypeDef] = {
+            ":updatedAt": {"S": updated_at.isoformat()},
+            ":user": {"S": USER_KIND},
+        }
+        names = {"#kind": "kind"}
+        if name is not None:
+            assignments.append("#name = :name")
+            names["#name"] = "name"
+            values[":name"] = {"S": name}
+        if age is not None:
+            assignments.append("age = :age")
+            values[":age"] = {"N": str(age)}
+        expression = "SET " + ", ".join(assignments) + (" REMOVE age" if remove_age else "")
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key={"userId": {"S": user_id}},
+                UpdateExpression=expression,
+                # The user must exist (and be a user, not an email claim): no upsert.
+                ConditionExpression="attribute_exists(userId) AND #kind = :user",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            raise UserNotFound(user_id) from exc
+        return _from_item(response["Attributes"])
+
+    def delete(self, user_id: str) -> None:
+        """Delete the user and release their email, atomically; UserNotFound when absent."""
+        user = self.get(user_id)
+        reasons = self._transact(
+            [
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {"userId": {"S": user_id}},
+                        # Still the user read above: not deleted concurrently.
+                        "ConditionExpression": "#kind = :user AND email = :email",
+                        "ExpressionAttributeNames": {"#kind": "kind"},
+                        "ExpressionAttributeValues": {
+                            ":user": {"S": USER_KIND},
+                            ":email": {"S": user.email},
+                        },
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _claim_key(user.email),
+                        "ConditionExpression": "ownerId = :owner",
+                        "ExpressionAttributeValues": {":owner": {"S": user_id}},
+                    }
+                },
+            ]
+        )
+        if reasons is not None:
+            # Deleted (or replaced) concurrently since the read above.
+            raise UserNotFound(user_id)
+
+    def _transact(self, items: list[Any]) -> list[str | None] | None:
+        """Run a write transaction. None when it committed; the cancellation reason codes, one
+        per item, when a condition failed. A conflict with another transaction in flight is
+        retried briefly, because that transaction's outcome decides ours."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                self._client.transact_write_items(TransactItems=items)
+            except self._client.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons", [])
+                codes = [reason.get("Code") for reason in reasons]
+                if "ConditionalCheckFailed" in codes:
+                    return codes
+                if "TransactionConflict" not in codes or attempt == CONFLICT_RETRIES:
+                    raise
+                time.sleep(0.02 * 2**attempt)
+            else:
+                return None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def list_page(self, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
+        """Up to `limit` users after `cursor`, and the cursor of the next page if there is one.
+
+        Scan order is stable, so resuming after the last returned user's key visits every user
+        exactly once across pages. One extra user is read to know whether another page exists,
+        so the last page never comes with a cursor to an empty page.
+        """
+        start = decode_cursor(cursor) if cursor else None
+        users: list[User] = []
+        for user in self._scan_users(start, batch=limit + 1):
+            users.append(user)
+            if len(users) > limit:
+                return users[:limit], encode_cursor(users[limit - 1].userId)
+        return users, None
+
+    def _scan_users(self, start_user_id: str | None, batch: int) -> Iterator[User]:
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "FilterExpression": "#kind = :user",
+            "ExpressionAttributeNames": {"#kind": "kind"},
+            "ExpressionAttributeValues": {":user": {"S": USER_KIND}},
+            # Claim items are about half the table and are filtered out after the read.
+            "Limit": 2 * batch,
+        }
+        if start_user_id is not None:
+            kwargs["ExclusiveStartKey"] = {"userId": {"S": start_user_id}}
+        while True:
+            response = self._client.scan(**kwargs)
+            for item in response.get("Items", []):
+                yield _from_item(item)
+            last_key = response.get("LastEvaluatedKey")
+            if not last_key:
+                return
+            kwargs["ExclusiveStartKey"] = last_key

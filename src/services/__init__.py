@@ -1,0 +1,1 @@
+"""Business rules. Services know nothing of event shapes or HTTP and receive their repositories."""

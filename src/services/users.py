@@ -1,0 +1,77 @@
+"""The users service: creating, reading, changing, listing and deleting users."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
+
+
+class UserStore(Protocol):
+    """What the service needs from storage (UserRepository in production)."""
+
+    def create(self, user: User) -> None: ...
+    def get(self, user_id: str) -> User: ...
+    def update(
+        self,
+        user_id: str,
+        *,
+        name: str | None,
+        age: int | None,
+        remove_age: bool,
+        updated_at: datetime,
+    ) -> User: ...
+    def delete(self, user_id: str) -> None: ...
+    def list_page(self, limit: int, cursor: str | None) -> tuple[list[User], str | None]: ...
+
+
+def utc_now() -> datetime:
+    """Now, in UTC, to the millisecond (what ISO 8601 timestamps in responses carry)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class UserService:
+    def __init__(
+        self,
+        store: UserStore,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._new_id = new_id
+
+    def create_user(self, request: CreateUserRequest) -> User:
+        user = User(
+            userId=self._new_id(),
+            email=request.email,
+            name=request.name,
+            age=request.age,
+            createdAt=self._clock(),
+        )
+        self._store.create(user)
+        return user
+
+    def get_user(self, user_id: str) -> User:
+        return self._store.get(user_id)
+
+    def update_user(self, user_id: str, request: UpdateUserRequest) -> User:
+        return self._store.update(
+            user_id,
+            name=request.name,
+            age=request.age,
+            remove_age=request.removes_age,
+            updated_at=self._clock(),
+        )
+
+    def delete_user(self, user_id: str) -> None:
+        self._store.delete(user_id)
+
+    def list_users(self, limit: int, last_key: str | None) -> UserPage:
+        users, next_key = self._store.list_page(limit, last_key)
+        return UserPage(users=users, count=len(users), nextKey=next_key)
