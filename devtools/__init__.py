@@ -1,0 +1,1 @@
+"""Developer tooling that is never deployed: template reading, local stack, benchmarks."""

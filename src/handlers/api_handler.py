@@ -108,7 +108,7 @@ def update_user(
 )
 def delete_user(userId: UserId, users: Users) -> Response[None]:
     users.delete_user(userId)
-    return Response(status_code=204, body="")
+    return Response(status_code=204, body=None)
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -42,11 +42,18 @@ class BodyTooLarge(Exception):
 
 
 def error_response(
-    status: HTTPStatus, message: str, details: Any = None, headers: dict[str, str] | None = None
+    status: HTTPStatus,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+    request_id: str | None = None,
 ) -> Response[Any]:
+    """An ErrorBody response."""
     body: dict[str, Any] = {"error": message}
     if details is not None:
         body["details"] = details
+    if request_id is not None:
+        body["requestId"] = request_id
     return Response(
         status_code=status.value,
         content_type=JSON,
@@ -56,7 +63,8 @@ def error_response(
 
 
 def _limited_json_loads(body: str) -> Any:
-    if len(body.encode()) > MAX_BODY_BYTES:
+    # surrogatepass: a lone surrogate is a JSON error, reported as such below, not a crash here.
+    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise BodyTooLarge
     return json.loads(body)
 
@@ -101,7 +109,7 @@ def create_resolver(cors_allow_origin: str) -> APIGatewayRestResolver:
             HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes"
         )
 
-    @app.exception_handler([binascii.Error, UnicodeDecodeError])
+    @app.exception_handler([binascii.Error, UnicodeError])
     def undecodable_body(_: Exception) -> Response[Any]:
         return error_response(HTTPStatus.BAD_REQUEST, "body is not valid UTF-8 text")
 
@@ -119,9 +127,11 @@ def create_resolver(cors_allow_origin: str) -> APIGatewayRestResolver:
     @app.exception_handler(Exception)
     def unexpected(exc: Exception) -> Response[Any]:
         logger.exception("unhandled error")
-        response = error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal server error")
-        response.body["requestId"] = current_request_id()
-        return response
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "internal server error",
+            request_id=current_request_id(),
+        )
 
     return app
 

@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     StrictInt,
+    StringConstraints,
     model_validator,
 )
 
@@ -31,7 +32,7 @@ def normalise_email(value: str) -> str:
     from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
 
     try:
-        checked = validate_email(value, check_deliverability=False)
+        checked = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
     return checked.normalized.lower()
@@ -42,7 +43,12 @@ Email = Annotated[
     Field(min_length=3, max_length=MAX_EMAIL_LENGTH, examples=["ada@example.com"]),
     AfterValidator(normalise_email),
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200, examples=["Ada Lovelace"])]
+# Surrounding whitespace is dropped, so "   " is an empty (invalid) name.
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Field(examples=["Ada Lovelace"]),
+]
 Age = Annotated[StrictInt, Field(ge=0, le=150, examples=[36])]
 
 

@@ -1,0 +1,182 @@
+"""Shared fixtures: an emulated AWS account (moto, in-process), tables created from template.yaml's
+own definitions, a Lambda context, and an API client that drives the handler with the events in
+events/."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Set before any handler module is imported: handlers read their settings once, at import.
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "DEBUG",
+        "USERS_TABLE": "users-test",
+        "CORS_ALLOW_ORIGIN": "https://app.example.com",
+    }
+)
+for _variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+    os.environ.pop(_variable, None)
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from devtools.template import create_table_request, resources_of_type  # noqa: E402
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A copy of the sample event events/<name>."""
+    with (EVENTS / name).open() as handle:
+        event: dict[str, Any] = json.load(handle)
+    return event
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """A fresh emulated AWS account for one test."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def dynamodb(aws: None) -> Any:
+    return boto3.client("dynamodb")
+
+
+def create_tables_from_template(client: Any, names: dict[str, str]) -> None:
+    """Create the template's tables; `names` maps logical id -> table name."""
+    for logical_id, properties in resources_of_type("AWS::DynamoDB::Table").items():
+        if logical_id in names:
+            client.create_table(**create_table_request(properties, names[logical_id]))
+
+
+@pytest.fixture
+def users_table(dynamodb: Any) -> str:
+    """The users table, created from template.yaml, under the name ApiFunction is configured
+    with."""
+    name = os.environ["USERS_TABLE"]
+    create_tables_from_template(dynamodb, {"UsersTable": name})
+    return name
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "ApiFunction"
+    memory_limit_in_mb: int = 512
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ApiFunction"
+    log_group_name: str = "/aws/lambda/ApiFunction"
+    log_stream_name: str = "2026/11/27/[$LATEST]0123456789abcdef"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 10_000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    raw_body: str | None
+
+
+class ApiClient:
+    """Sends requests to the API handler as API Gateway would: v1 proxy events built from the
+    sample events in events/, with the method, path, query and body of the request."""
+
+    def __init__(self, context_factory: type[LambdaContext] = LambdaContext) -> None:
+        self._context_factory = context_factory
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        raw_body: str | None = None,
+    ) -> ApiResponse:
+        from src.handlers import api_handler
+
+        event = self.event(method, path, body, query=query, headers=headers, raw_body=raw_body)
+        response = api_handler.handler(event, self._context_factory())
+        return self.parse(response)
+
+    @staticmethod
+    def event(
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        raw_body: str | None = None,
+    ) -> dict[str, Any]:
+        parts = path.strip("/").split("/")
+        if len(parts) == 2 and parts[0] == "users":
+            event = load_event("api_get_user.json")
+            event["resource"] = "/users/{userId}"
+            event["pathParameters"] = {"userId": parts[1]}
+        else:
+            event = load_event("api_list_users.json")
+            event["resource"] = path
+            event["pathParameters"] = None
+        event["path"] = path
+        event["httpMethod"] = method
+        event["requestContext"]["httpMethod"] = method
+        event["requestContext"]["resourcePath"] = event["resource"]
+        event["requestContext"]["path"] = "/v1" + path
+        event["requestContext"]["requestId"] = str(uuid.uuid4())
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = (
+            {key: [value] for key, value in query.items()} if query else None
+        )
+        all_headers = copy.deepcopy(event["headers"])
+        if body is not None or raw_body is not None:
+            all_headers["Content-Type"] = "application/json"
+        all_headers.update(headers or {})
+        event["headers"] = all_headers
+        event["multiValueHeaders"] = {key: [value] for key, value in all_headers.items()}
+        event["body"] = (
+            raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
+        )
+        return event
+
+    @staticmethod
+    def parse(response: dict[str, Any]) -> ApiResponse:
+        headers = {key: value for key, value in (response.get("headers") or {}).items()}
+        for key, values in (response.get("multiValueHeaders") or {}).items():
+            headers[key] = ",".join(values)
+        raw = response.get("body")
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        return ApiResponse(response["statusCode"], headers, parsed, raw)
+
+
+@pytest.fixture
+def api(users_table: str) -> ApiClient:
+    """An API client over an empty users table."""
+    return ApiClient()

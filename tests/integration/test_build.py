@@ -1,0 +1,61 @@
+"""`sam build` (no Docker, no AWS account): lean arm64 artifacts from template.yaml."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    sam = Path(sys.executable).parent / "sam"
+    if not sam.exists():
+        pytest.fail("sam CLI missing from the virtualenv: run `make venv`")
+    target = tmp_path_factory.mktemp("sam-build")
+    env = {
+        **os.environ,
+        "PATH": f"{sam.parent}{os.pathsep}{os.environ['PATH']}",
+        "SAM_CLI_TELEMETRY": "0",
+    }
+    subprocess.run(
+        [str(sam), "build", "--build-dir", str(target), "--no-cached"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return target
+
+
+def test_function_artifacts_hold_src_only(build_dir: Path) -> None:
+    for function in ("ApiFunction",):
+        artifact = build_dir / function
+        assert sorted(path.name for path in artifact.iterdir()) == ["src"]
+        assert (artifact / "src" / "handlers" / "api_handler.py").exists()
+        assert not list(artifact.rglob("__pycache__"))
+
+
+def test_the_layer_holds_the_runtime_requirements_for_aarch64(build_dir: Path) -> None:
+    site = build_dir / "DependenciesLayer" / "python"
+
+    for package in ("aws_lambda_powertools", "pydantic", "pydantic_core", "pythonjsonlogger"):
+        assert (site / package).is_dir(), package
+    for dev_only in ("boto3", "botocore", "moto", "pytest"):
+        assert not (site / dev_only).exists(), dev_only
+    native = list(site.rglob("*.so"))
+    assert native
+    assert all("aarch64" in path.name for path in native), native
+
+
+def test_the_built_template_points_at_the_artifacts(build_dir: Path) -> None:
+    built = (build_dir / "template.yaml").read_text()
+
+    assert "CodeUri: ApiFunction" in built
+    assert "ContentUri: DependenciesLayer" in built
