@@ -35,7 +35,7 @@ def _intrinsic(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str
     return {name: value}
 
 
-_CfnLoader.add_multi_constructor("!", _intrinsic)  # type: ignore[no-untyped-call]
+_CfnLoader.add_multi_constructor("!", _intrinsic)
 
 
 @cache

@@ -24,6 +24,8 @@ os.environ.update(
         "ENVIRONMENT": "development",
         "LOG_LEVEL": "DEBUG",
         "USERS_TABLE": "users-test",
+        "ORDERS_TABLE": "orders-test",
+        "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:order-notifications",
         "CORS_ALLOW_ORIGIN": "https://app.example.com",
     }
 )
@@ -72,6 +74,105 @@ def users_table(dynamodb: Any) -> str:
     name = os.environ["USERS_TABLE"]
     create_tables_from_template(dynamodb, {"UsersTable": name})
     return name
+
+
+@pytest.fixture
+def orders_table(dynamodb: Any) -> str:
+    """The orders table, created from template.yaml, under the configured name."""
+    name = os.environ["ORDERS_TABLE"]
+    create_tables_from_template(dynamodb, {"OrdersTable": name})
+    return name
+
+
+@dataclass
+class NotificationInbox:
+    """An SQS queue subscribed to the notification topic: what subscribers receive."""
+
+    topic_arn: str
+    queue_url: str
+
+    def drain(self) -> list[dict[str, Any]]:
+        sqs = boto3.client("sqs")
+        received: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
+            ).get("Messages", [])
+            if not batch:
+                return received
+            for message in batch:
+                received.append(json.loads(json.loads(message["Body"])["Message"]))
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def notifications(aws: None) -> NotificationInbox:
+    """The notification topic (at the ARN SqsHandlerFunction is configured with) and a queue
+    subscribed to it."""
+    sns = boto3.client("sns")
+    sqs = boto3.client("sqs")
+    topic_arn = sns.create_topic(Name="order-notifications")["TopicArn"]
+    assert topic_arn == os.environ["NOTIFICATION_TOPIC_ARN"]
+    queue_url = sqs.create_queue(QueueName="notification-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    return NotificationInbox(topic_arn, queue_url)
+
+
+@pytest.fixture
+def serializable_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make moto's DynamoDB writes serializable, as DynamoDB's are. moto rolls a cancelled
+    transaction back by restoring a copy of the whole table, which loses writes committed
+    meanwhile by other threads; one lock around each write restores DynamoDB's guarantee while
+    reads and everything outside the backend still interleave freely."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in ("transact_write_items", "put_item", "update_item", "delete_item"):
+        original = getattr(DynamoDBBackend, name)
+
+        def serialized(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, serialized)
+
+
+class JsonLogs:
+    """The service's JSON log lines written during a test."""
+
+    def __init__(self, buffer: Any) -> None:
+        self._buffer = buffer
+
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self._buffer.getvalue().splitlines()]
+
+
+@pytest.fixture
+def json_logs() -> Iterator[JsonLogs]:
+    """Capture what the service logs (its handler writes to the stdout it found at start)."""
+    import io
+    import logging
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from src.core.logging import configure_logging
+
+    configure_logging(os.environ["LOG_LEVEL"])
+    (handler,) = [
+        handler
+        for handler in logging.getLogger().handlers
+        if isinstance(handler, logging.StreamHandler)
+        and isinstance(handler.formatter, JsonFormatter)
+    ]
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    yield JsonLogs(buffer)
+    handler.setStream(previous)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sns import SNSClient
 
 # Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck
 # connection from eating the whole function timeout.
@@ -29,3 +30,9 @@ CLIENT_CONFIG = Config(
 def dynamodb_client() -> DynamoDBClient:
     """The DynamoDB client of this execution environment."""
     return boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+
+@functools.cache
+def sns_client() -> SNSClient:
+    """The SNS client of this execution environment."""
+    return boto3.client("sns", config=CLIENT_CONFIG)

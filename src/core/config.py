@@ -48,7 +48,15 @@ class ApiSettings(Settings):
     """Configuration of ApiFunction."""
 
     users_table: str
+    orders_table: str
     cors_allow_origin: str = "*"
+
+
+class OrderConsumerSettings(Settings):
+    """Configuration of SqsHandlerFunction. No topic means no notifications."""
+
+    orders_table: str
+    notification_topic_arn: str | None = None
 
 
 def _describe(exc: ValidationError) -> str:

@@ -34,3 +34,21 @@ class EmailAlreadyUsed(Conflict):
 class InvalidCursor(InvalidRequest):
     def __init__(self) -> None:
         super().__init__("lastKey is not a cursor this API issued")
+
+
+class OrderNotFound(NotFound):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order {order_id} not found")
+        self.order_id = order_id
+
+
+class OrderEventNotApplicableYet(DomainError):
+    """The event needs an order that has not been created yet: redelivery will resolve it."""
+
+
+class OrderEventRejected(DomainError):
+    """The event can never apply (invalid, or an illegal transition): it belongs in the DLQ."""
+
+
+class InvalidOrderMessage(OrderEventRejected):
+    """The message is not a valid order event (not JSON, unknown type, schema violation)."""

@@ -18,8 +18,11 @@ from src.core.aws import dynamodb_client
 from src.core.config import ApiSettings
 from src.core.logging import configure_logging, lambda_entry
 from src.handlers.http import create_resolver, openapi_document, responses, with_cors_origin
+from src.models.orders import Order
 from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
+from src.repositories.orders import OrderRepository
 from src.repositories.users import UserRepository
+from src.services.orders import OrderService
 from src.services.users import UserService
 
 settings = ApiSettings.from_env()
@@ -27,9 +30,9 @@ configure_logging(settings.log_level)
 
 app = create_resolver(settings.cors_allow_origin)
 app.configure_openapi(
-    title="Users API",
+    title="Users and orders API",
     version="1.0.0",
-    description="Users on DynamoDB; see the README for orders and uploads.",
+    description="Users on DynamoDB, and the orders applied from the order queue.",
 )
 
 
@@ -39,7 +42,14 @@ def user_service() -> UserService:
     return UserService(UserRepository(dynamodb_client(), settings.users_table))
 
 
+@functools.cache
+def order_service() -> OrderService:
+    """Orders, read-only here: the queue consumer writes them."""
+    return OrderService(OrderRepository(dynamodb_client(), settings.orders_table), publisher=None)
+
+
 Users = Annotated[UserService, Depends(user_service)]
+Orders = Annotated[OrderService, Depends(order_service)]
 UserId = Annotated[str, Path(min_length=1, max_length=128, description="The user's id")]
 
 
@@ -109,6 +119,19 @@ def update_user(
 def delete_user(userId: UserId, users: Users) -> Response[None]:
     users.delete_user(userId)
     return Response(status_code=204, body=None)
+
+
+@app.get(
+    "/orders/<orderId>",
+    summary="Get an order",
+    tags=["orders"],
+    responses=responses(200, Order, HTTPStatus.NOT_FOUND),
+)
+def get_order(
+    orderId: Annotated[str, Path(min_length=1, max_length=128, description="The order's id")],
+    orders: Orders,
+) -> Order:
+    return orders.get_order(orderId)
 
 
 @app.get("/openapi.json", include_in_schema=False)

@@ -1,19 +1,34 @@
-"""Models shared by every API route."""
+"""Model pieces shared across the API and the messages: timestamps, optional fields, errors."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PlainSerializer
 
 
-def _is_none(value: Any) -> bool:
+def omit_none(value: Any) -> bool:
+    """For `Field(exclude_if=omit_none)`: an unset optional attribute is left out, not null."""
     return value is None
+
+
+def iso_utc(value: datetime) -> str:
+    """2026-01-31T12:00:00.000Z: ISO 8601, UTC, milliseconds."""
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ISO 8601 in UTC to the millisecond, e.g. 2026-01-31T12:00:00.000Z.
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso_utc, return_type=str),
+    Field(json_schema_extra={"format": "date-time"}),
+]
 
 
 class ErrorBody(BaseModel):
     """Every error response: a message, and where useful the details and the request id."""
 
     error: str = Field(examples=["user 42 not found"])
-    details: Any | None = Field(default=None, exclude_if=_is_none)
-    requestId: str | None = Field(default=None, exclude_if=_is_none)
+    details: Any | None = Field(default=None, exclude_if=omit_none)
+    requestId: str | None = Field(default=None, exclude_if=omit_none)

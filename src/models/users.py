@@ -5,19 +5,19 @@ Requests reject unknown fields so that a client cannot smuggle attributes into s
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     StrictInt,
     StringConstraints,
     model_validator,
 )
+
+from src.models.common import Timestamp, omit_none
 
 # RFC 5321 caps an address at 254 characters.
 MAX_EMAIL_LENGTH = 254
@@ -83,22 +83,6 @@ class UpdateUserRequest(BaseModel):
         return "age" in self.model_fields_set and self.age is None
 
 
-def _is_none(value: Any) -> bool:
-    return value is None
-
-
-def _iso_utc(value: datetime) -> str:
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-# ISO 8601 in UTC to the millisecond, e.g. 2026-01-31T12:00:00.000Z.
-Timestamp = Annotated[
-    datetime,
-    PlainSerializer(_iso_utc, return_type=str),
-    Field(json_schema_extra={"format": "date-time"}),
-]
-
-
 class User(BaseModel):
     """A user as the API returns it. Optional attributes are omitted, not null."""
 
@@ -107,9 +91,9 @@ class User(BaseModel):
     userId: str = Field(examples=["3f1c2a9e-8d4b-4a51-9a43-0c6f1e2b7d10"])
     email: str
     name: str
-    age: int | None = Field(default=None, exclude_if=_is_none)
+    age: int | None = Field(default=None, exclude_if=omit_none)
     createdAt: Timestamp
-    updatedAt: Timestamp | None = Field(default=None, exclude_if=_is_none)
+    updatedAt: Timestamp | None = Field(default=None, exclude_if=omit_none)
 
 
 class UserPage(BaseModel):
@@ -117,4 +101,4 @@ class UserPage(BaseModel):
 
     users: list[User]
     count: int
-    nextKey: str | None = Field(default=None, exclude_if=_is_none)
+    nextKey: str | None = Field(default=None, exclude_if=omit_none)

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from src.core.errors import EmailAlreadyUsed, InvalidCursor, UserNotFound
+from src.models.common import iso_utc
 from src.models.users import User
 
 if TYPE_CHECKING:
@@ -45,12 +46,12 @@ def _to_item(user: User) -> dict[str, AttributeValueTypeDef]:
         "kind": {"S": USER_KIND},
         "email": {"S": user.email},
         "name": {"S": user.name},
-        "createdAt": {"S": user.createdAt.isoformat()},
+        "createdAt": {"S": iso_utc(user.createdAt)},
     }
     if user.age is not None:
         item["age"] = {"N": str(user.age)}
     if user.updatedAt is not None:
-        item["updatedAt"] = {"S": user.updatedAt.isoformat()}
+        item["updatedAt"] = {"S": iso_utc(user.updatedAt)}
     return item
 
 
@@ -143,7 +144,7 @@ class UserRepository:
         """Change the given attributes of an existing user, in one conditional write."""
         assignments = ["updatedAt = :updatedAt"]
         values: dict[str, AttributeValueTypeDef] = {
-            ":updatedAt": {"S": updated_at.isoformat()},
+            ":updatedAt": {"S": iso_utc(updated_at)},
             ":user": {"S": USER_KIND},
         }
         names = {"#kind": "kind"}

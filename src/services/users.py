@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
+from src.core.clock import utc_now
 from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
 
 
@@ -26,12 +27,6 @@ class UserStore(Protocol):
     ) -> User: ...
     def delete(self, user_id: str) -> None: ...
     def list_page(self, limit: int, cursor: str | None) -> tuple[list[User], str | None]: ...
-
-
-def utc_now() -> datetime:
-    """Now, in UTC, to the millisecond (what ISO 8601 timestamps in responses carry)."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class UserService:

@@ -139,6 +139,7 @@ class TestCreate:
 
         assert create(api, "ada@example.com")["userId"] != user["userId"]
 
+    @pytest.mark.usefixtures("serializable_dynamodb")
     def test_concurrent_creates_with_one_email_give_one_201_and_the_rest_409(
         self, api: ApiClient, users_table: str
     ) -> None:

@@ -9,7 +9,12 @@ from src.core.config import ApiSettings, ConfigurationError
 
 def test_reads_each_field_from_its_upper_case_variable() -> None:
     settings = ApiSettings.from_env(
-        {"USERS_TABLE": "users", "ENVIRONMENT": "production", "LOG_LEVEL": "WARNING"}
+        {
+            "USERS_TABLE": "users",
+            "ORDERS_TABLE": "orders",
+            "ENVIRONMENT": "production",
+            "LOG_LEVEL": "WARNING",
+        }
     )
 
     assert settings.users_table == "users"
@@ -33,7 +38,7 @@ def test_an_empty_variable_counts_as_missing() -> None:
 @pytest.mark.parametrize(("name", "value"), [("ENVIRONMENT", "prod"), ("LOG_LEVEL", "LOUD")])
 def test_an_invalid_value_is_named(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=f"invalid environment variable {name}"):
-        ApiSettings.from_env({"USERS_TABLE": "users", name: value})
+        ApiSettings.from_env({"USERS_TABLE": "users", "ORDERS_TABLE": "orders", name: value})
 
 
 def test_the_api_handler_fails_at_import_without_its_table(tmp_path: object) -> None:

@@ -1,0 +1,182 @@
+"""Orders in DynamoDB (partition key `orderId`).
+
+Each event is applied by one conditional write. The write also adds the event's fingerprint to
+the order's `appliedEvents` set, and its condition refuses an event already applied, so a
+redelivered event cannot apply twice. When a condition fails, DynamoDB returns the order as it
+was (ReturnValuesOnConditionCheckFailure), which tells the service why without another read.
+Attribute names in expressions come from ORDER_FIELDS, never from a message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from src.core.errors import OrderNotFound
+from src.models.common import iso_utc
+from src.models.orders import (
+    STATUS_SEQUENCE,
+    Order,
+    OrderCancelled,
+    OrderCreated,
+    OrderStatus,
+    OrderUpdated,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+# The only attributes an update may write: field name -> expression attribute name.
+ORDER_FIELDS = {
+    "status": "#status",
+    "items": "#items",
+    "total": "#total",
+    "shippingAddress": "#shippingAddress",
+}
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredOrder:
+    """An order as stored, with the fingerprints of the events applied to it."""
+
+    order: Order
+    applied_events: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A conditional write that did not happen, and the order as it was (None: no order)."""
+
+    current: StoredOrder | None
+
+
+def _attribute(value: Any) -> Any:
+    return _serializer.serialize(value)
+
+
+def _from_item(item: dict[str, Any]) -> StoredOrder:
+    plain = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    applied = frozenset(plain.pop("appliedEvents", set()))
+    return StoredOrder(order=Order.model_validate(plain), applied_events=applied)
+
+
+class OrderRepository:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get(self, order_id: str) -> Order:
+        response = self._client.get_item(
+            TableName=self._table, Key={"orderId": {"S": order_id}}, ConsistentRead=True
+        )
+        if "Item" not in response:
+            raise OrderNotFound(order_id)
+        return _from_item(response["Item"]).order
+
+    def apply_creation(self, event: OrderCreated, event_id: str, now: datetime) -> Refused | None:
+        """Store the new order. None when written; Refused when the order exists."""
+        order = Order(
+            orderId=event.orderId,
+            customerId=event.customerId,
+            status=OrderStatus.PENDING,
+            items=event.items,
+            total=event.total,
+            createdAt=now,
+        )
+        item = {key: _attribute(value) for key, value in _plain(order).items()}
+        item["appliedEvents"] = {"SS": [event_id]}
+        return self._conditional(
+            "put_item",
+            Item=item,
+            # Created once: a redelivered creation never overwrites a later state.
+            ConditionExpression="attribute_not_exists(orderId)",
+        )
+
+    def apply_update(self, event: OrderUpdated, event_id: str, now: datetime) -> Refused | None:
+        """Change the given fields. None when written; Refused when a condition failed."""
+        changes = event.updates.given()
+        names = {"#status": "status"}
+        values: dict[str, Any] = {
+            ":now": {"S": iso_utc(now)},
+            ":event": {"S": event_id},
+            ":events": {"SS": [event_id]},
+            ":cancelled": {"S": OrderStatus.CANCELLED.value},
+        }
+        assignments = ["updatedAt = :now"]
+        for field, value in changes.items():
+            name = ORDER_FIELDS[field]
+            names[name] = field
+            values[f":{field}"] = _attribute(_plain_value(value))
+            assignments.append(f"{name} = :{field}")
+        # Exists (never created by an update), not cancelled (never reopened), not applied yet.
+        condition = (
+            "attribute_exists(orderId) AND #status <> :cancelled"
+            " AND NOT contains(appliedEvents, :event)"
+        )
+        if "status" in changes:
+            # Forward only: the current status must not be past the new one.
+            reachable_from = STATUS_SEQUENCE[: STATUS_SEQUENCE.index(changes["status"]) + 1]
+            placeholders = []
+            for index, status in enumerate(reachable_from):
+                values[f":from{index}"] = {"S": status.value}
+                placeholders.append(f":from{index}")
+            condition += f" AND #status IN ({', '.join(placeholders)})"
+        return self._conditional(
+            "update_item",
+            Key={"orderId": {"S": event.orderId}},
+            UpdateExpression=f"SET {', '.join(assignments)} ADD appliedEvents :events",
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+
+    def apply_cancellation(
+        self, event: OrderCancelled, event_id: str, now: datetime
+    ) -> Refused | None:
+        """Cancel the order. None when written; Refused when a condition failed."""
+        values: dict[str, Any] = {
+            ":now": {"S": iso_utc(now)},
+            ":events": {"SS": [event_id]},
+            ":cancelled": {"S": OrderStatus.CANCELLED.value},
+        }
+        assignments = ["#status = :cancelled", "cancelledAt = :now"]
+        if event.reason is not None:
+            values[":reason"] = {"S": event.reason}
+            assignments.append("cancelReason = :reason")
+        return self._conditional(
+            "update_item",
+            Key={"orderId": {"S": event.orderId}},
+            UpdateExpression=f"SET {', '.join(assignments)} ADD appliedEvents :events",
+            # Exists, and not cancelled already: cancellation is terminal and happens once.
+            ConditionExpression="attribute_exists(orderId) AND #status <> :cancelled",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=values,
+        )
+
+    def _conditional(self, operation: str, **request: Any) -> Refused | None:
+        """Run a conditional write: None when written, Refused with the old order if not."""
+        try:
+            getattr(self._client, operation)(
+                TableName=self._table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
+            )
+        except self._client.exceptions.ConditionalCheckFailedException as exc:
+            old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+            return Refused(_from_item(old) if old else None)
+        return None
+
+
+def _plain(order: Order) -> dict[str, Any]:
+    """The order's attributes as DynamoDB stores them: Decimal numbers, ISO timestamps."""
+    return order.model_dump(mode="python", exclude_none=True)
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [item.model_dump(mode="python") for item in value]
+    return value

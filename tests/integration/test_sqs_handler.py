@@ -1,0 +1,194 @@
+"""The order consumer through its Lambda handler: the sample SQS events in events/, partial
+batch failures, SNS-wrapped bodies, notifications and metrics."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from tests.conftest import JsonLogs, LambdaContext, NotificationInbox, load_event
+from tests.order_queue import sqs_event, sqs_record
+
+pytestmark = pytest.mark.usefixtures("orders_table")
+
+
+def invoke(event: dict[str, Any]) -> dict[str, Any]:
+    from src.handlers import sqs_handler
+
+    response: dict[str, Any] = sqs_handler.handler(
+        event, LambdaContext(function_name="SqsHandlerFunction")
+    )
+    return response
+
+
+def failed_ids(response: dict[str, Any]) -> list[str]:
+    return [entry["itemIdentifier"] for entry in response["batchItemFailures"]]
+
+
+def order(dynamodb: Any, orders_table: str, order_id: str) -> dict[str, Any] | None:
+    item: dict[str, Any] | None = dynamodb.get_item(
+        TableName=orders_table, Key={"orderId": {"S": order_id}}
+    ).get("Item")
+    return item
+
+
+def test_one_order_event_creates_the_order_and_notifies(
+    notifications: NotificationInbox, dynamodb: Any, orders_table: str
+) -> None:
+    response = invoke(load_event("sqs_order_created.json"))
+
+    assert response == {"batchItemFailures": []}
+    item = order(dynamodb, orders_table, "ord-1001")
+    assert item is not None
+    assert item["total"] == {"N": "31.98"}
+    assert item["status"] == {"S": "pending"}
+    (notification,) = notifications.drain()
+    assert notification["type"] == "order_created"
+    assert notification["orderId"] == "ord-1001"
+    assert notification["total"] == 31.98
+
+
+def test_a_full_batch_applies_every_record(
+    notifications: NotificationInbox, dynamodb: Any, orders_table: str
+) -> None:
+    response = invoke(load_event("sqs_order_batch.json"))
+
+    assert response == {"batchItemFailures": []}
+    confirmed = order(dynamodb, orders_table, "ord-2000")
+    assert confirmed is not None
+    assert confirmed["status"] == {"S": "confirmed"}
+    assert confirmed["shippingAddress"]["M"]["city"] == {"S": "Springfield"}
+    assert order(dynamodb, orders_table, "ord-2001")["total"] == {"N": "29.97"}  # type: ignore[index]
+    assert order(dynamodb, orders_table, "ord-2002")["status"] == {"S": "cancelled"}  # type: ignore[index]
+    kinds = sorted(n["type"] for n in notifications.drain())
+    # six creations (one of them delivered twice, so announced twice) and one cancellation
+    assert kinds == ["order_cancelled"] + ["order_created"] * 7
+
+
+def test_an_sns_wrapped_event_is_applied(
+    notifications: NotificationInbox, dynamodb: Any, orders_table: str
+) -> None:
+    invoke(load_event("sqs_order_created.json"))
+
+    response = invoke(load_event("sqs_sns_wrapped.json"))
+
+    assert response == {"batchItemFailures": []}
+    item = order(dynamodb, orders_table, "ord-1001")
+    assert item is not None
+    assert item["status"] == {"S": "cancelled"}
+    assert item["cancelReason"] == {"S": "payment declined"}
+
+
+def test_poison_records_fail_alone_and_are_logged_with_their_reason(
+    notifications: NotificationInbox, json_logs: JsonLogs
+) -> None:
+    event = load_event("sqs_poison.json")
+
+    response = invoke(event)
+
+    assert failed_ids(response) == [record["messageId"] for record in event["Records"]]
+    logged = json_logs.records()
+    rejected = [
+        line for line in logged if line.get("message") == "order event rejected; it ends in the DLQ"
+    ]
+    assert {line["messageId"] for line in rejected} == set(failed_ids(response))
+    assert all(line["reason"] for line in rejected)
+    assert notifications.drain() == []
+
+
+def test_only_the_bad_records_of_a_batch_fail(notifications: NotificationInbox) -> None:
+    good = {
+        "type": "order_created",
+        "orderId": "o-1",
+        "customerId": "c",
+        "items": [{"productId": "p", "quantity": 1}],
+        "total": 1,
+    }
+    event = sqs_event(
+        good, "garbage", {**good, "orderId": "o-2"}, {"type": "order_cancelled", "orderId": "o-404"}
+    )
+
+    response = invoke(event)
+
+    records = event["Records"]
+    assert failed_ids(response) == [records[1]["messageId"], records[3]["messageId"]]
+    assert len(notifications.drain()) == 2
+
+
+def test_the_same_message_twice_applies_once(
+    notifications: NotificationInbox, dynamodb: Any, orders_table: str
+) -> None:
+    body = json.dumps(
+        {
+            "type": "order_updated",
+            "orderId": "ord-1001",
+            "updates": {"total": 40, "status": "confirmed"},
+        }
+    )
+    invoke(load_event("sqs_order_created.json"))
+    first = sqs_record(body)
+
+    invoke({"Records": [first]})
+    updated_at = order(dynamodb, orders_table, "ord-1001")["updatedAt"]  # type: ignore[index]
+    response = invoke({"Records": [sqs_record(body, first["messageId"], receive_count=2)]})
+
+    assert response == {"batchItemFailures": []}
+    item = order(dynamodb, orders_table, "ord-1001")
+    assert item is not None
+    assert item["updatedAt"] == updated_at
+    assert item["total"] == {"N": "40"}
+
+
+def test_without_a_topic_nothing_is_published(dynamodb: Any, orders_table: str) -> None:
+    from src.handlers.sqs_handler import process_batch
+    from src.repositories.orders import OrderRepository
+    from src.services.orders import OrderService
+
+    service = OrderService(OrderRepository(dynamodb, orders_table), publisher=None)
+
+    response = process_batch(load_event("sqs_order_created.json"), service)
+
+    assert response == {"batchItemFailures": []}
+    assert order(dynamodb, orders_table, "ord-1001") is not None
+
+
+def test_a_missing_topic_fails_the_records_whose_notification_was_lost(
+    dynamodb: Any, orders_table: str
+) -> None:
+    # No `notifications` fixture: the configured topic does not exist, so publishing fails.
+    event = load_event("sqs_order_batch.json")
+
+    response = invoke(event)
+
+    creations_and_cancellation = [
+        record["messageId"]
+        for record in event["Records"]
+        if json.loads(record["body"])["type"] in ("order_created", "order_cancelled")
+    ]
+    assert failed_ids(response) == creations_and_cancellation
+    assert order(dynamodb, orders_table, "ord-2003") is not None
+
+
+def test_outcomes_are_counted_as_embedded_metrics(
+    notifications: NotificationInbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    invoke(load_event("sqs_order_batch.json"))
+    invoke(load_event("sqs_poison.json"))
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    totals: dict[str, Decimal] = {}
+    for line in lines:
+        for metric in line["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            value = line[metric["Name"]]
+            totals[metric["Name"]] = totals.get(metric["Name"], Decimal(0)) + Decimal(
+                str(sum(value) if isinstance(value, list) else value)
+            )
+        assert line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "UsersService"
+    assert totals == {
+        "OrderEventsApplied": 9,
+        "OrderEventsDuplicate": 1,
+        "OrderEventsRejected": 4,
+    }
