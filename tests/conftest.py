@@ -22,7 +22,7 @@ os.environ.update(
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
         "ENVIRONMENT": "development",
-        "LOG_LEVEL": "DEBUG",
+        "LOG_LEVEL": "INFO",
         "USERS_TABLE": "users-test",
         "ORDERS_TABLE": "orders-test",
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:order-notifications",

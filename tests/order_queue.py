@@ -1,8 +1,10 @@
 """A stand-in for the order queue and its event source mapping, for tests of the consumer.
 
-It delivers messages in shuffled batches, at least once: failed records come back (with a
-higher receive count) until they succeed or reach `max_receives`, when they go to the DLQ, as
-SQS's redrive policy does; succeeded records may be delivered again, as SQS may do.
+Messages start in a random order and are delivered in batches, at least once: a failed record
+becomes visible again after the messages already waiting (its visibility timeout), with a
+higher receive count, until it succeeds or reaches `max_receives`, when it goes to the DLQ as
+SQS's redrive policy does; a succeeded record may be delivered again anywhere later, as SQS
+may do.
 """
 
 from __future__ import annotations
@@ -69,10 +71,10 @@ class OrderQueue:
     def run(self, bodies: list[str], max_rounds: int = 10_000) -> None:
         """Deliver `bodies` until each has succeeded or is in the DLQ."""
         pending = [_Message(str(uuid.uuid4()), body) for body in bodies]
+        self.rng.shuffle(pending)
         for _ in range(max_rounds):
             if not pending:
                 return
-            self.rng.shuffle(pending)
             batch, pending = pending[: self.batch_size], pending[self.batch_size :]
             for message in batch:
                 message.receives += 1
@@ -80,6 +82,7 @@ class OrderQueue:
             event = {"Records": [sqs_record(m.body, m.message_id, m.receives) for m in batch]}
             response = process_batch(event, self.service)
             failed = {entry["itemIdentifier"] for entry in response["batchItemFailures"]}
+            self.rng.shuffle(batch)
             for message in batch:
                 if message.message_id in failed:
                     if message.receives >= self.max_receives:
@@ -87,5 +90,5 @@ class OrderQueue:
                     else:
                         pending.append(message)
                 elif self.rng.random() < self.redeliver_succeeded:
-                    pending.append(message)
+                    pending.insert(self.rng.randint(0, len(pending)), message)
         raise AssertionError("the queue did not settle")

@@ -31,4 +31,31 @@ def test_tables_are_on_demand_with_point_in_time_recovery() -> None:
 
 
 def test_outputs_name_the_stack_resources() -> None:
-    assert {"ApiEndpoint", "UsersTableName"} <= set(load_template()["Outputs"])
+    assert {
+        "ApiEndpoint",
+        "UsersTableName",
+        "OrdersTableName",
+        "OrderQueueUrl",
+        "OrderDLQUrl",
+        "NotificationTopicArn",
+    } <= set(load_template()["Outputs"])
+
+
+def test_the_order_queue_feeds_the_consumer_with_partial_batch_failures() -> None:
+    template = load_template()
+    resources = template["Resources"]
+    function = resources["SqsHandlerFunction"]["Properties"]
+    (source,) = function["Events"].values()
+    queue = resources["OrderQueue"]["Properties"]
+    dlq = resources["OrderDLQ"]["Properties"]
+
+    assert function["Handler"] == "src.handlers.sqs_handler.handler"
+    assert source["Type"] == "SQS"
+    assert source["Properties"]["Queue"] == {"Fn::GetAtt": ["OrderQueue", "Arn"]}
+    assert source["Properties"]["BatchSize"] == 10
+    assert source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # AWS guidance: visibility timeout at least 6 x the function timeout, maxReceiveCount >= 5.
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["OrderDLQ", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] >= 5
+    assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
