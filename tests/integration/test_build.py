@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from devtools.template import resources_of_type
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,11 +37,15 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_function_artifacts_hold_src_only(build_dir: Path) -> None:
-    for function in ("ApiFunction",):
-        artifact = build_dir / function
-        assert sorted(path.name for path in artifact.iterdir()) == ["src"]
-        assert (artifact / "src" / "handlers" / "api_handler.py").exists()
+    functions = resources_of_type("AWS::Serverless::Function")
+    assert functions
+    for logical_id, properties in functions.items():
+        artifact = build_dir / logical_id
+        assert sorted(path.name for path in artifact.iterdir()) == ["src"], logical_id
+        module = properties["Handler"].rsplit(".", 1)[0].replace(".", "/") + ".py"
+        assert (artifact / module).exists(), logical_id
         assert not list(artifact.rglob("__pycache__"))
+        assert not list(artifact.rglob("test*")), logical_id
 
 
 def test_the_layer_holds_the_runtime_requirements_for_aarch64(build_dir: Path) -> None:

@@ -192,3 +192,42 @@ def test_outcomes_are_counted_as_embedded_metrics(
         "OrderEventsDuplicate": 1,
         "OrderEventsRejected": 4,
     }
+
+
+def test_ten_creations_cost_ten_writes_and_one_publish(
+    notifications: NotificationInbox, orders_table: str
+) -> None:
+    import boto3
+
+    from src.handlers.sqs_handler import process_batch
+    from src.repositories.notifications import SnsNotificationPublisher
+    from src.repositories.orders import OrderRepository
+    from src.services.orders import OrderService
+
+    calls: list[str] = []
+
+    def count(event_name: str, **_: Any) -> None:
+        calls.append(event_name.rsplit(".", maxsplit=1)[-1])
+
+    dynamodb, sns = boto3.client("dynamodb"), boto3.client("sns")
+    for client in (dynamodb, sns):
+        client.meta.events.register("before-call.*.*", count)
+    service = OrderService(
+        OrderRepository(dynamodb, orders_table),
+        SnsNotificationPublisher(sns, notifications.topic_arn),
+    )
+    bodies = [
+        {
+            "type": "order_created",
+            "orderId": f"o-{index}",
+            "customerId": "c",
+            "items": [{"productId": "p", "quantity": 1}],
+            "total": index,
+        }
+        for index in range(10)
+    ]
+
+    assert process_batch(sqs_event(*bodies), service) == {"batchItemFailures": []}
+
+    assert sorted(calls) == ["PublishBatch"] + ["PutItem"] * 10
+    assert len(notifications.drain()) == 10
