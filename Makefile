@@ -71,5 +71,6 @@ build-ApiFunction build-SqsHandlerFunction build-S3HandlerFunction:
 
 build-DependenciesLayer: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check \
-		--platform manylinux2014_aarch64 --implementation cp --python-version 3.13 \
+		--platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 \
+		--implementation cp --python-version 3.13 \
 		--only-binary=:all: --target "$(ARTIFACTS_DIR)/python" -r requirements.txt

@@ -6,6 +6,8 @@ CloudFormation's short intrinsic tags (!Ref, !Sub, !GetAtt ...) are loaded as th
 
 from __future__ import annotations
 
+import copy
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -84,3 +86,88 @@ def function_environment(logical_id: str, path: Path = TEMPLATE_PATH) -> dict[st
     )
     own = template["Resources"][logical_id]["Properties"].get("Environment", {})
     return {**global_vars, **own.get("Variables", {})}
+
+
+def sam_transform(
+    template: dict[str, Any], stack_name: str = "users-service-dev"
+) -> dict[str, Any]:
+    """The CloudFormation template SAM's transform makes of `template`, offline
+    (samtranslator, the library `sam deploy` relies on in the cloud)."""
+    from samtranslator.translator.transform import transform  # noqa: PLC0415 - slow import
+
+    class NoManagedPolicyNames:
+        """The template names no managed policy by name, so nothing needs looking up."""
+
+        def load(self) -> dict[str, str]:
+            return {}
+
+    # As `sam package` does: code locations become S3 URIs, which the transform requires.
+    template = copy.deepcopy(template)
+    for logical_id, resource in template["Resources"].items():
+        properties = resource.get("Properties", {})
+        for uri in ("CodeUri", "ContentUri"):
+            if uri in properties:
+                properties[uri] = f"s3://artifacts/{logical_id}.zip"
+    parameters = {
+        "AWS::StackName": stack_name,
+        "AWS::Region": "us-east-1",
+        "AWS::AccountId": "123456789012",
+        "AWS::Partition": "aws",
+    }
+    transformed: dict[str, Any] = transform(template, parameters, NoManagedPolicyNames())
+    return transformed
+
+
+def dependency_cycles(template: dict[str, Any]) -> list[list[str]]:
+    """The cycles among a CloudFormation template's resources (Ref, GetAtt, Sub, DependsOn):
+    each is a deploy failure ("Circular dependency between resources")."""
+    resources = template["Resources"]
+    edges = {
+        name: (_references(body) & set(resources)) - {name} for name, body in resources.items()
+    }
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(edges[node]):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[node] = 2
+
+    for name in sorted(resources):
+        if name not in state:
+            visit(name)
+    return cycles
+
+
+def _references(value: Any) -> set[str]:
+    """Every name that intrinsic functions (and DependsOn) inside `value` refer to."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found |= _direct_references(key, item) or _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _references(item)
+    return found
+
+
+def _direct_references(key: str, item: Any) -> set[str]:
+    """The names one intrinsic function (or DependsOn) refers to; empty for other keys."""
+    if key == "Ref" and isinstance(item, str):
+        return {item}
+    if key == "Fn::GetAtt":
+        return {item[0] if isinstance(item, list) else str(item).split(".", 1)[0]}
+    if key == "Fn::Sub":
+        text, variables = (item[0], item[1]) if isinstance(item, list) else (item, {})
+        named = {part.split(".", 1)[0] for part in re.findall(r"\$\{([^}!]+)\}", str(text))}
+        return named | _references(variables)
+    if key == "DependsOn":
+        return {item} if isinstance(item, str) else set(item)
+    return set()

@@ -26,6 +26,8 @@ os.environ.update(
         "USERS_TABLE": "users-test",
         "ORDERS_TABLE": "orders-test",
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:order-notifications",
+        "METADATA_TABLE": "metadata-test",
+        "UPLOADS_BUCKET": "uploads-test",
         "CORS_ALLOW_ORIGIN": "https://app.example.com",
     }
 )
@@ -67,20 +69,34 @@ def create_tables_from_template(client: Any, names: dict[str, str]) -> None:
             client.create_table(**create_table_request(properties, names[logical_id]))
 
 
-@pytest.fixture
-def users_table(dynamodb: Any) -> str:
-    """The users table, created from template.yaml, under the name ApiFunction is configured
-    with."""
-    name = os.environ["USERS_TABLE"]
-    create_tables_from_template(dynamodb, {"UsersTable": name})
+def _configured_table(dynamodb: Any, logical_id: str, variable: str) -> str:
+    """Create the template's table `logical_id` under the name the functions read from
+    `variable`; return the name."""
+    name = os.environ[variable]
+    create_tables_from_template(dynamodb, {logical_id: name})
     return name
 
 
 @pytest.fixture
+def users_table(dynamodb: Any) -> str:
+    return _configured_table(dynamodb, "UsersTable", "USERS_TABLE")
+
+
+@pytest.fixture
 def orders_table(dynamodb: Any) -> str:
-    """The orders table, created from template.yaml, under the configured name."""
-    name = os.environ["ORDERS_TABLE"]
-    create_tables_from_template(dynamodb, {"OrdersTable": name})
+    return _configured_table(dynamodb, "OrdersTable", "ORDERS_TABLE")
+
+
+@pytest.fixture
+def metadata_table(dynamodb: Any) -> str:
+    return _configured_table(dynamodb, "MetadataTable", "METADATA_TABLE")
+
+
+@pytest.fixture
+def uploads_bucket(aws: None) -> str:
+    """The uploads bucket, under the configured name."""
+    name = os.environ["UPLOADS_BUCKET"]
+    boto3.client("s3").create_bucket(Bucket=name)
     return name
 
 

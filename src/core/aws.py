@@ -14,6 +14,7 @@ from botocore.config import Config
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
 
 # Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck
@@ -36,3 +37,9 @@ def dynamodb_client() -> DynamoDBClient:
 def sns_client() -> SNSClient:
     """The SNS client of this execution environment."""
     return boto3.client("sns", config=CLIENT_CONFIG)
+
+
+@functools.cache
+def s3_client() -> S3Client:
+    """The S3 client of this execution environment (SigV4, which presigned URLs need)."""
+    return boto3.client("s3", config=CLIENT_CONFIG.merge(Config(signature_version="s3v4")))

@@ -49,6 +49,7 @@ class ApiSettings(Settings):
 
     users_table: str
     orders_table: str
+    uploads_bucket: str
     cors_allow_origin: str = "*"
 
 
@@ -68,3 +69,10 @@ def _describe(exc: ValidationError) -> str:
         else:
             problems.append(f"invalid environment variable {variable}: {error['msg']}")
     return "; ".join(problems)
+
+
+class UploadProcessorSettings(Settings):
+    """Configuration of S3HandlerFunction."""
+
+    metadata_table: str
+    uploads_bucket: str

@@ -14,15 +14,18 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from src.core.aws import dynamodb_client
+from src.core.aws import dynamodb_client, s3_client
 from src.core.config import ApiSettings
 from src.core.logging import configure_logging, lambda_entry
 from src.handlers.http import create_resolver, openapi_document, responses, with_cors_origin
 from src.models.orders import Order
+from src.models.uploads import UploadRequest, UploadTicket
 from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
 from src.repositories.orders import OrderRepository
+from src.repositories.uploads import ObjectStore
 from src.repositories.users import UserRepository
 from src.services.orders import OrderService
+from src.services.uploads import UploadService
 from src.services.users import UserService
 
 settings = ApiSettings.from_env()
@@ -30,9 +33,9 @@ configure_logging(settings.log_level)
 
 app = create_resolver(settings.cors_allow_origin)
 app.configure_openapi(
-    title="Users and orders API",
+    title="Users, orders and uploads API",
     version="1.0.0",
-    description="Users on DynamoDB, and the orders applied from the order queue.",
+    description="Users on DynamoDB, the orders applied from the order queue, and uploads.",
 )
 
 
@@ -48,8 +51,15 @@ def order_service() -> OrderService:
     return OrderService(OrderRepository(dynamodb_client(), settings.orders_table), publisher=None)
 
 
+@functools.cache
+def upload_service() -> UploadService:
+    """Upload tickets only: the bucket's own function processes the uploads."""
+    return UploadService(ObjectStore(s3_client(), settings.uploads_bucket), metadata=None)
+
+
 Users = Annotated[UserService, Depends(user_service)]
 Orders = Annotated[OrderService, Depends(order_service)]
+Uploads = Annotated[UploadService, Depends(upload_service)]
 UserId = Annotated[str, Path(min_length=1, max_length=128, description="The user's id")]
 
 
@@ -132,6 +142,17 @@ def get_order(
     orders: Orders,
 ) -> Order:
     return orders.get_order(orderId)
+
+
+@app.post(
+    "/uploads",
+    status_code=201,
+    summary="Get a presigned URL to upload a file",
+    tags=["uploads"],
+    responses=responses(201, UploadTicket, HTTPStatus.BAD_REQUEST),
+)
+def create_upload(request: Annotated[UploadRequest, Body()], uploads: Uploads) -> UploadTicket:
+    return uploads.issue_ticket(request)
 
 
 @app.get("/openapi.json", include_in_schema=False)

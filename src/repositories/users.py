@@ -13,7 +13,6 @@ import base64
 import binascii
 import json
 import logging
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from src.core.errors import EmailAlreadyUsed, InvalidCursor, UserNotFound
 from src.models.common import iso_utc
 from src.models.users import User
+from src.repositories.dynamodb import transact_write
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,9 +31,6 @@ logger = logging.getLogger(__name__)
 USER_KIND = "user"
 EMAIL_CLAIM_KIND = "email"
 EMAIL_CLAIM_PREFIX = "email#"
-# A transaction that collides with another one in flight is cancelled with TransactionConflict;
-# the outcome of the other one decides ours, so retry briefly before giving up.
-CONFLICT_RETRIES = 4
 
 
 def _claim_key(email: str) -> dict[str, AttributeValueTypeDef]:
@@ -115,9 +112,9 @@ class UserRepository:
                 }
             },
         ]
-        reasons = self._transact(request)
+        reasons = transact_write(self._client, request)
         if reasons is not None:
-            if reasons[1] == "ConditionalCheckFailed":
+            if reasons[1].get("Code") == "ConditionalCheckFailed":
                 raise EmailAlreadyUsed
             # The user id is a fresh UUID: its condition failing means a broken generator.
             raise RuntimeError(f"user creation cancelled: {reasons}")
@@ -174,7 +171,8 @@ class UserRepository:
     def delete(self, user_id: str) -> None:
         """Delete the user and release their email, atomically; UserNotFound when absent."""
         user = self.get(user_id)
-        reasons = self._transact(
+        reasons = transact_write(
+            self._client,
             [
                 {
                     "Delete": {
@@ -197,30 +195,11 @@ class UserRepository:
                         "ExpressionAttributeValues": {":owner": {"S": user_id}},
                     }
                 },
-            ]
+            ],
         )
         if reasons is not None:
             # Deleted (or replaced) concurrently since the read above.
             raise UserNotFound(user_id)
-
-    def _transact(self, items: list[Any]) -> list[str | None] | None:
-        """Run a write transaction. None when it committed; the cancellation reason codes, one
-        per item, when a condition failed. A conflict with another transaction in flight is
-        retried briefly, because that transaction's outcome decides ours."""
-        for attempt in range(CONFLICT_RETRIES + 1):
-            try:
-                self._client.transact_write_items(TransactItems=items)
-            except self._client.exceptions.TransactionCanceledException as exc:
-                reasons = exc.response.get("CancellationReasons", [])
-                codes = [reason.get("Code") for reason in reasons]
-                if "ConditionalCheckFailed" in codes:
-                    return codes
-                if "TransactionConflict" not in codes or attempt == CONFLICT_RETRIES:
-                    raise
-                time.sleep(0.02 * 2**attempt)
-            else:
-                return None
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def list_page(self, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
         """Up to `limit` users after `cursor`, and the cursor of the next page if there is one.

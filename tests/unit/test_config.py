@@ -12,6 +12,7 @@ def test_reads_each_field_from_its_upper_case_variable() -> None:
         {
             "USERS_TABLE": "users",
             "ORDERS_TABLE": "orders",
+            "UPLOADS_BUCKET": "uploads",
             "ENVIRONMENT": "production",
             "LOG_LEVEL": "WARNING",
         }
@@ -38,7 +39,9 @@ def test_an_empty_variable_counts_as_missing() -> None:
 @pytest.mark.parametrize(("name", "value"), [("ENVIRONMENT", "prod"), ("LOG_LEVEL", "LOUD")])
 def test_an_invalid_value_is_named(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=f"invalid environment variable {name}"):
-        ApiSettings.from_env({"USERS_TABLE": "users", "ORDERS_TABLE": "orders", name: value})
+        ApiSettings.from_env(
+            {"USERS_TABLE": "u", "ORDERS_TABLE": "o", "UPLOADS_BUCKET": "b", name: value}
+        )
 
 
 def test_the_api_handler_fails_at_import_without_its_table(tmp_path: object) -> None:

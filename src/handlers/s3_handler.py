@@ -1,0 +1,87 @@
+"""S3HandlerFunction: bucket notifications (ObjectCreated:*, ObjectRemoved:*) for uploads/.
+
+Each record becomes an ObjectChange (key URL-decoded) for the uploads service. Bad content is
+recorded, not raised; an AWS fault raises, so that Lambda's asynchronous retries (and, past
+them, the on-failure destination in template.yaml) take over. Every step is idempotent, so a
+retried event with several records does no harm.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.data_classes import S3Event
+
+from src.core.aws import dynamodb_client, s3_client
+from src.core.config import UploadProcessorSettings
+from src.core.logging import configure_logging, lambda_entry
+from src.models.uploads import ChangeKind, ObjectChange
+from src.repositories.uploads import MetadataRepository, ObjectStore
+from src.services.uploads import UploadService
+
+settings = UploadProcessorSettings.from_env()
+configure_logging(settings.log_level)
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def upload_service() -> UploadService:
+    """The uploads service of this execution environment (built on first use, then reused)."""
+    return UploadService(
+        ObjectStore(s3_client(), settings.uploads_bucket),
+        MetadataRepository(dynamodb_client(), settings.metadata_table),
+    )
+
+
+def changes(event: dict[str, Any]) -> list[ObjectChange]:
+    """The object changes in an S3 notification event (other event kinds are left out)."""
+    result = []
+    for record in S3Event(event).records:
+        name = record.event_name
+        if name.startswith("ObjectCreated:"):
+            kind = ChangeKind.CREATED
+        elif name.startswith("ObjectRemoved:"):
+            kind = ChangeKind.REMOVED
+        else:
+            logger.info("event ignored", extra={"eventName": name})
+            continue
+        s3_object = record.s3.get_object
+        if not s3_object.get("sequencer"):
+            # Without a sequencer the event cannot be ordered against others for the key.
+            logger.error("event without a sequencer ignored", extra={"eventName": name})
+            continue
+        result.append(
+            ObjectChange(
+                kind=kind,
+                bucket=record.s3.bucket.name,
+                # S3 sends keys form-encoded ("+" for a space); Powertools' S3Object.key
+                # returns them as sent.
+                key=unquote_plus(s3_object.key),
+                size=s3_object.get("size") or 0,  # removals carry no size
+                etag=s3_object.get("eTag"),
+                sequencer=s3_object["sequencer"],
+                event_time=datetime.fromisoformat(record.event_time),
+            )
+        )
+    return result
+
+
+def process_event(event: dict[str, Any], service: UploadService) -> dict[str, Any]:
+    outcomes = []
+    for change in changes(event):
+        outcome = service.apply(change)
+        logger.info(
+            "object change applied",
+            extra={"kind": change.kind, "objectKey": change.object_key, "outcome": outcome},
+        )
+        outcomes.append({"objectKey": change.object_key, "outcome": outcome.value})
+    return {"processed": outcomes}
+
+
+@lambda_entry
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_event(event, upload_service())

@@ -1,0 +1,220 @@
+"""Uploads: the objects in the bucket (S3) and the metadata kept for them (DynamoDB).
+
+Metadata writes are ordered by the S3 event `sequencer`: a write happens only if it is newer
+than what the table holds, so duplicate and late events change nothing. A removal leaves a
+tombstone item (`objectKey = "tombstone#s3://bucket/key"`, expiring after TOMBSTONE_SECONDS) so a
+creation event older than the removal cannot bring the metadata back; each metadata write checks
+the tombstone in the same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from src.models.uploads import UploadMetadata
+from src.repositories.dynamodb import transact_write
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+
+logger = logging.getLogger(__name__)
+
+TOMBSTONE_PREFIX = "tombstone#"
+# Longer than any event can arrive late: Lambda's asynchronous retries give up after the
+# template's MaximumEventAgeInSeconds (1 hour).
+TOMBSTONE_SECONDS = 2 * 24 * 3600
+# S3 sequencers are hex strings of varying length, ordered after right-padding the shorter
+# with zeros (S3 event docs); stored padded to a fixed width they compare as strings.
+SEQUENCER_WIDTH = 64
+NEWER = "attribute_not_exists(objectKey) OR #sequencer < :sequencer"
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def normalise_sequencer(sequencer: str) -> str:
+    """The sequencer in a form whose string order is the event order."""
+    value = sequencer.strip().upper()
+    if not value or len(value) > SEQUENCER_WIDTH or any(c not in "0123456789ABCDEF" for c in value):
+        raise ValueError(f"not an S3 sequencer: {sequencer!r}")
+    return value.ljust(SEQUENCER_WIDTH, "0")
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A metadata write that lost to a newer event; the thumbnail the table keeps, if any."""
+
+    current_thumbnail_key: str | None
+
+
+class MetadataRepository:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def get(self, object_key: str) -> UploadMetadata | None:
+        response = self._client.get_item(
+            TableName=self._table, Key={"objectKey": {"S": object_key}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        return _from_item(item) if item else None
+
+    def record(self, metadata: UploadMetadata, sequencer: str) -> Refused | None:
+        """Store the object's metadata unless a newer event (creation or removal) is recorded.
+        None when stored; Refused otherwise."""
+        item = {
+            key: _serializer.serialize(value)
+            for key, value in metadata.model_dump(mode="python", exclude_none=True).items()
+        }
+        item["sequencer"] = {"S": normalise_sequencer(sequencer)}
+        condition = self._newer(sequencer)
+        reasons = transact_write(
+            self._client,
+            [
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": {"objectKey": {"S": TOMBSTONE_PREFIX + metadata.objectKey}},
+                        **condition,
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": item,
+                        **condition,
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+            ],
+        )
+        if reasons is None:
+            return None
+        current = reasons[1].get("Item")
+        if current is None:
+            kept = self.get(metadata.objectKey)
+            return Refused(kept.thumbnailKey if kept else None)
+        return Refused(current.get("thumbnailKey", {}).get("S"))
+
+    def record_removal(self, object_key: str, sequencer: str, now: datetime) -> bool:
+        """Delete the object's metadata and leave a tombstone, unless a newer event is
+        recorded. True when removed."""
+        expires = int((now + timedelta(seconds=TOMBSTONE_SECONDS)).timestamp())
+        condition = self._newer(sequencer)
+        reasons = transact_write(
+            self._client,
+            [
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": {
+                            "objectKey": {"S": TOMBSTONE_PREFIX + object_key},
+                            "sequencer": {"S": normalise_sequencer(sequencer)},
+                            "expiresAt": {"N": str(expires)},
+                        },
+                        **condition,
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": {"objectKey": {"S": object_key}},
+                        **condition,
+                    }
+                },
+            ],
+        )
+        return reasons is None
+
+    @staticmethod
+    def _newer(sequencer: str) -> dict[str, Any]:
+        return {
+            "ConditionExpression": NEWER,
+            "ExpressionAttributeNames": {"#sequencer": "sequencer"},
+            "ExpressionAttributeValues": {":sequencer": {"S": normalise_sequencer(sequencer)}},
+        }
+
+
+def _from_item(item: dict[str, Any]) -> UploadMetadata:
+    plain = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    plain.pop("sequencer", None)
+    return UploadMetadata.model_validate(plain)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object opened for reading: its attributes and a stream of its bytes."""
+
+    size: int
+    content_type: str
+    last_modified: datetime
+    body: Any  # botocore StreamingBody: read(n), iter_chunks(), close()
+
+
+class ObjectStore:
+    """The uploads bucket."""
+
+    def __init__(self, client: S3Client, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    def open(self, bucket: str, key: str, etag: str | None) -> StoredObject | None:
+        """The object as the event saw it; None when it is gone or has changed since (its
+        own, later event will deal with it)."""
+        request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+        if etag:
+            request["IfMatch"] = etag if etag.startswith('"') else f'"{etag}"'
+        try:
+            response = self._client.get_object(**request)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in (
+                "NoSuchKey",
+                "404",
+                "PreconditionFailed",
+                "412",
+            ):
+                return None
+            raise
+        return StoredObject(
+            size=response["ContentLength"],
+            content_type=response.get("ContentType") or "application/octet-stream",
+            last_modified=response["LastModified"],
+            body=response["Body"],
+        )
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        self._client.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
+
+    def delete(self, key: str) -> None:
+        self._client.delete_object(Bucket=self._bucket, Key=key)
+
+    def delete_children(self, prefix: str, keep: str | None = None) -> None:
+        """Delete the objects directly under `prefix` (not deeper), except `keep`."""
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
+            doomed: list[ObjectIdentifierTypeDef] = [
+                {"Key": o["Key"]} for o in page.get("Contents", []) if o["Key"] != keep
+            ]
+            if doomed:
+                self._client.delete_objects(
+                    Bucket=self._bucket, Delete={"Objects": doomed, "Quiet": True}
+                )
+
+    def presign_put(self, key: str, content_type: str, expires_in: int) -> str:
+        return self._client.generate_presigned_url(
+            "put_object",
+            Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type},
+            ExpiresIn=expires_in,
+        )

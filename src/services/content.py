@@ -1,0 +1,114 @@
+"""What is inside an upload: JSON record counts and image sizes with a thumbnail.
+
+JSON is streamed (ijson), never loaded whole, so memory stays flat whatever the size; objects
+over MAX_JSON_BYTES are not read at all (the time a count would take is the limit, not memory).
+Images are read into memory up to MAX_IMAGE_BYTES and decoded with Pillow, which is imported
+only here, on the image path. Bad content is a result (`invalid`, with the reason), never an
+exception: retrying cannot fix it.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from src.models.uploads import IMAGE_TYPES, ProcessingStatus
+
+MAX_JSON_BYTES = 512 * 1024 * 1024
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+# Decompression-bomb guard: 40 megapixels decode to at most 160 MB (RGBA), safe in 512 MB.
+MAX_IMAGE_PIXELS = 40_000_000
+THUMBNAIL_SIDE = 256
+JSON_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    data: bytes
+    content_type: str
+    extension: str
+
+
+@dataclass(frozen=True)
+class Analysis:
+    status: ProcessingStatus
+    reason: str | None = None
+    record_count: int | None = None
+    width: int | None = None
+    height: int | None = None
+    thumbnail: Thumbnail | None = None
+
+
+def count_json_records(stream: BinaryIO) -> Analysis:
+    """recordCount: the length of a top-level array, 1 for any other JSON value."""
+    import ijson  # noqa: PLC0415 - only the JSON path pays for it
+
+    depth = 0
+    count = 0
+    top_level_array = False
+    try:
+        for event, _ in ijson.basic_parse(stream, buf_size=JSON_CHUNK):
+            if depth == 0:
+                top_level_array = event == "start_array"
+                count = 0 if top_level_array else 1
+            elif depth == 1 and top_level_array and event not in ("end_array", "end_map"):
+                count += 1
+            if event in ("start_array", "start_map"):
+                depth += 1
+            elif event in ("end_array", "end_map"):
+                depth -= 1
+    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
+        return Analysis(ProcessingStatus.INVALID, reason=f"not valid JSON: {_first_line(exc)}")
+    if depth != 0 or (count == 0 and not top_level_array):
+        return Analysis(ProcessingStatus.INVALID, reason="not valid JSON: empty or truncated")
+    return Analysis(ProcessingStatus.PROCESSED, record_count=count)
+
+
+def analyse_image(data: bytes, content_type: str) -> Analysis:
+    """Width, height and a thumbnail (longest side THUMBNAIL_SIDE, aspect kept) of an image
+    that must be what `content_type` claims."""
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - the image path only
+
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+    claimed = IMAGE_TYPES[content_type]
+    try:
+        with warnings.catch_warnings():
+            # Over MAX_IMAGE_PIXELS Pillow only warns (it raises over twice that): refuse both.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.format != claimed:
+                    found = image.format or "unknown"
+                    return Analysis(
+                        ProcessingStatus.INVALID,
+                        reason=f"content is {found}, not {claimed} as claimed",
+                    )
+                width, height = image.size
+                thumbnail = _thumbnail(image)
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+    ) as exc:
+        return Analysis(ProcessingStatus.INVALID, reason=f"not a valid {claimed} image: {exc}")
+    return Analysis(ProcessingStatus.PROCESSED, width=width, height=height, thumbnail=thumbnail)
+
+
+def _thumbnail(image: Any) -> Thumbnail:
+    image.seek(0)  # the first frame of an animation
+    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    buffer = io.BytesIO()
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        image.convert("RGBA").save(buffer, format="PNG", optimize=True)
+        return Thumbnail(buffer.getvalue(), "image/png", "png")
+    image.convert("RGB").save(buffer, format="JPEG", quality=85)
+    return Thumbnail(buffer.getvalue(), "image/jpeg", "jpg")
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

@@ -1,0 +1,187 @@
+"""Uploads: issuing upload URLs, and keeping the metadata table in step with the bucket.
+
+For each bucket event on an object under uploads/:
+- created: read the object as the event saw it (If-Match on its ETag; gone or changed means a
+  later event will do the work), analyse it, store a thumbnail for images under thumbnails/
+  (never uploads/, so it cannot trigger the function), then write the metadata if the event is
+  newer than what the table holds. A thumbnail that lost to a newer event is deleted, and so are
+  thumbnails of versions the new one replaced.
+- removed: delete the metadata, leaving a tombstone, if the event is newer; then the object's
+  thumbnails.
+Transient AWS errors propagate: Lambda retries the event, and every step is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from pathlib import PurePosixPath
+from typing import Protocol
+
+from src.core.clock import utc_now
+from src.models.uploads import (
+    IMAGE_TYPES,
+    JSON_TYPES,
+    THUMBNAILS_PREFIX,
+    UPLOAD_URL_SECONDS,
+    UPLOADS_PREFIX,
+    ChangeKind,
+    ObjectChange,
+    ProcessingStatus,
+    UploadMetadata,
+    UploadRequest,
+    UploadTicket,
+)
+from src.repositories.uploads import Refused, StoredObject
+from src.services.content import (
+    MAX_IMAGE_BYTES,
+    MAX_JSON_BYTES,
+    Analysis,
+    analyse_image,
+    count_json_records,
+)
+
+logger = logging.getLogger(__name__)
+
+EXTENSION_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".webp": "image/webp",
+    ".gif": "image/gif",
+    ".json": "application/json",
+}
+
+
+class ChangeOutcome(StrEnum):
+    RECORDED = "recorded"
+    REMOVED = "removed"
+    STALE = "stale"  # older than what is recorded, or the object changed since: nothing to do
+    IGNORED = "ignored"  # not under uploads/
+
+
+class MetadataStore(Protocol):
+    def get(self, object_key: str) -> UploadMetadata | None: ...
+    def record(self, metadata: UploadMetadata, sequencer: str) -> Refused | None: ...
+    def record_removal(self, object_key: str, sequencer: str, now: datetime) -> bool: ...
+
+
+class Objects(Protocol):
+    @property
+    def bucket(self) -> str: ...
+    def open(self, bucket: str, key: str, etag: str | None) -> StoredObject | None: ...
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
+    def delete(self, key: str) -> None: ...
+    def delete_children(self, prefix: str, keep: str | None = None) -> None: ...
+    def presign_put(self, key: str, content_type: str, expires_in: int) -> str: ...
+
+
+class UploadService:
+    def __init__(
+        self,
+        objects: Objects,
+        metadata: MetadataStore | None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+    ) -> None:
+        self._objects = objects
+        self._metadata = metadata
+        self._clock = clock
+        self._new_id = new_id
+
+    def issue_ticket(self, request: UploadRequest) -> UploadTicket:
+        """A presigned PUT for a fresh key under uploads/ (the client's file name kept last)."""
+        key = f"{UPLOADS_PREFIX}{self._new_id()}/{request.filename}"
+        url = self._objects.presign_put(key, request.contentType, UPLOAD_URL_SECONDS)
+        return UploadTicket(key=key, uploadUrl=url, expiresIn=UPLOAD_URL_SECONDS)
+
+    def apply(self, change: ObjectChange) -> ChangeOutcome:
+        if not change.key.startswith(UPLOADS_PREFIX):
+            return ChangeOutcome.IGNORED
+        if change.kind is ChangeKind.REMOVED:
+            return self._remove(change)
+        return self._record(change)
+
+    def _record(self, change: ObjectChange) -> ChangeOutcome:
+        stored = self._objects.open(change.bucket, change.key, change.etag)
+        if stored is None:
+            return ChangeOutcome.STALE
+        try:
+            analysis = self._analyse(change.key, stored)
+        finally:
+            stored.body.close()
+        thumbnail_key = None
+        if analysis.thumbnail is not None:
+            thumbnail_key = (
+                f"{_thumbnail_folder(change.key)}{_version(change)}.{analysis.thumbnail.extension}"
+            )
+            self._objects.put(
+                thumbnail_key, analysis.thumbnail.data, analysis.thumbnail.content_type
+            )
+        metadata = UploadMetadata(
+            objectKey=change.object_key,
+            bucket=change.bucket,
+            key=change.key,
+            size=stored.size,
+            contentType=stored.content_type,
+            lastModified=stored.last_modified,
+            processedAt=self._clock(),
+            status=analysis.status,
+            reason=analysis.reason,
+            recordCount=analysis.record_count,
+            width=analysis.width,
+            height=analysis.height,
+            thumbnailKey=thumbnail_key,
+        )
+        refused = self._store().record(metadata, change.sequencer)
+        if refused is None:
+            # Thumbnails of versions this one replaced.
+            self._objects.delete_children(_thumbnail_folder(change.key), keep=thumbnail_key)
+            return ChangeOutcome.RECORDED
+        if thumbnail_key is not None and refused.current_thumbnail_key != thumbnail_key:
+            self._objects.delete(thumbnail_key)
+        return ChangeOutcome.STALE
+
+    def _remove(self, change: ObjectChange) -> ChangeOutcome:
+        store = self._store()
+        removed = store.record_removal(change.object_key, change.sequencer, self._clock())
+        if removed or store.get(change.object_key) is None:
+            # Also on a duplicate removal: a previous attempt may have stopped before this.
+            self._objects.delete_children(_thumbnail_folder(change.key))
+        return ChangeOutcome.REMOVED if removed else ChangeOutcome.STALE
+
+    def _analyse(self, key: str, stored: StoredObject) -> Analysis:
+        claimed = stored.content_type.split(";")[0].strip().lower()
+        if claimed not in IMAGE_TYPES and claimed not in JSON_TYPES:
+            claimed = EXTENSION_TYPES.get(PurePosixPath(key).suffix.lower(), claimed)
+        if claimed in JSON_TYPES:
+            if stored.size > MAX_JSON_BYTES:
+                return _skipped(f"JSON over {MAX_JSON_BYTES // 2**20} MiB: records not counted")
+            return count_json_records(stored.body)
+        if claimed in IMAGE_TYPES:
+            if stored.size > MAX_IMAGE_BYTES:
+                return _skipped(f"image over {MAX_IMAGE_BYTES // 2**20} MiB: not processed")
+            return analyse_image(stored.body.read(), claimed)
+        return Analysis(ProcessingStatus.PROCESSED)
+
+    def _store(self) -> MetadataStore:
+        if self._metadata is None:
+            raise RuntimeError("this UploadService issues tickets only")
+        return self._metadata
+
+
+def _skipped(reason: str) -> Analysis:
+    return Analysis(ProcessingStatus.SKIPPED, reason=reason)
+
+
+def _thumbnail_folder(key: str) -> str:
+    """thumbnails/<key below uploads/>/: one folder per object, one file per version."""
+    return f"{THUMBNAILS_PREFIX}{key[len(UPLOADS_PREFIX) :]}/"
+
+
+def _version(change: ObjectChange) -> str:
+    return (change.etag or change.sequencer).strip('"')

@@ -1,0 +1,298 @@
+"""The upload processor through its Lambda handler: S3 notification records for objects really
+in the (moto) bucket, the metadata table kept in step, thumbnails, and events that arrive twice,
+late or out of order."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from PIL import Image
+
+from tests.conftest import LambdaContext, load_event
+
+pytestmark = pytest.mark.usefixtures("metadata_table", "uploads_bucket")
+
+
+class Bucket:
+    """Puts and deletes objects, and makes the notification records S3 would send for them."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.s3 = boto3.client("s3")
+        self._sequence = itertools.count(0x0065F1A2B3C4D5E600)
+
+    def put(self, key: str, body: bytes, content_type: str) -> dict[str, Any]:
+        response = self.s3.put_object(
+            Bucket=self.name, Key=key, Body=body, ContentType=content_type
+        )
+        return self.record("ObjectCreated:Put", key, len(body), response["ETag"].strip('"'))
+
+    def delete(self, key: str) -> dict[str, Any]:
+        self.s3.delete_object(Bucket=self.name, Key=key)
+        return self.record("ObjectRemoved:Delete", key)
+
+    def record(
+        self, event_name: str, key: str, size: int | None = None, etag: str | None = None
+    ) -> dict[str, Any]:
+        s3_object: dict[str, Any] = {
+            "key": quote_plus(key, safe="/"),
+            "sequencer": f"{next(self._sequence):018X}",
+        }
+        if size is not None:
+            s3_object["size"] = size
+        if etag is not None:
+            s3_object["eTag"] = etag
+        return {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": "us-east-1",
+            "eventTime": "2026-11-27T12:00:00.000Z",
+            "eventName": event_name,
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "bucket": {"name": self.name, "arn": f"arn:aws:s3:::{self.name}"},
+                "object": s3_object,
+            },
+        }
+
+    def keys(self, prefix: str) -> list[str]:
+        listed = self.s3.list_objects_v2(Bucket=self.name, Prefix=prefix)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        body: bytes = self.s3.get_object(Bucket=self.name, Key=key)["Body"].read()
+        return body
+
+
+@pytest.fixture
+def bucket(uploads_bucket: str) -> Bucket:
+    return Bucket(uploads_bucket)
+
+
+def invoke(*records: dict[str, Any]) -> dict[str, Any]:
+    from src.handlers import s3_handler
+
+    response: dict[str, Any] = s3_handler.handler(
+        {"Records": list(records)}, LambdaContext(function_name="S3HandlerFunction")
+    )
+    return response
+
+
+def metadata(dynamodb: Any, table: str) -> dict[str, dict[str, Any]]:
+    """The metadata items (not tombstones), by object key, as plain values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    plain = TypeDeserializer()
+    items = dynamodb.scan(TableName=table)["Items"]
+    return {
+        item["objectKey"]["S"]: {key: plain.deserialize(value) for key, value in item.items()}
+        for item in items
+        if not item["objectKey"]["S"].startswith("tombstone#")
+    }
+
+
+def png(size: tuple[int, int], color: tuple[int, int, int] = (10, 120, 200)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_json_upload_gets_metadata_and_a_record_count(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    invoke(
+        bucket.put(
+            "uploads/u1/orders.json", json.dumps([{"a": 1}] * 7).encode(), "application/json"
+        )
+    )
+
+    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u1/orders.json"]
+    assert item["bucket"] == "uploads-test"
+    assert item["key"] == "uploads/u1/orders.json"
+    assert item["size"] == len(json.dumps([{"a": 1}] * 7))
+    assert item["contentType"] == "application/json"
+    assert item["recordCount"] == 7
+    assert item["status"] == "processed"
+    assert item["lastModified"].endswith("Z")
+    assert item["processedAt"].endswith("Z")
+
+
+def test_an_image_gets_its_size_and_a_real_thumbnail_under_thumbnails(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    invoke(bucket.put("uploads/u2/cat.png", png((1000, 400)), "image/png"))
+
+    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u2/cat.png"]
+    assert (item["width"], item["height"]) == (1000, 400)
+    assert item["thumbnailKey"].startswith("thumbnails/u2/cat.png/")
+    assert bucket.keys("thumbnails/") == [item["thumbnailKey"]]
+    with Image.open(io.BytesIO(bucket.read(item["thumbnailKey"]))) as thumbnail:
+        assert thumbnail.size == (256, 102)
+
+
+def test_removing_an_object_removes_its_item_and_thumbnail(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    invoke(bucket.put("uploads/u3/cat.png", png((300, 300)), "image/png"))
+
+    invoke(bucket.delete("uploads/u3/cat.png"))
+
+    assert metadata(dynamodb, metadata_table) == {}
+    assert bucket.keys("thumbnails/") == []
+
+
+def test_a_duplicate_event_changes_nothing(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    created = bucket.put("uploads/u4/cat.png", png((300, 200)), "image/png")
+    invoke(created)
+    before = metadata(dynamodb, metadata_table)
+
+    invoke(created)
+    invoke(created)
+
+    assert metadata(dynamodb, metadata_table) == before
+    assert bucket.keys("thumbnails/") == [
+        before["s3://uploads-test/uploads/u4/cat.png"]["thumbnailKey"]
+    ]
+
+
+def test_a_late_creation_event_does_not_resurrect_a_removed_object(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    # The race a tombstone exists for: the processor reads the object just before it is
+    # deleted, and the removal is recorded before the creation.
+    created = bucket.put("uploads/u5/cat.png", png((300, 200)), "image/png")
+    removed = bucket.record("ObjectRemoved:Delete", "uploads/u5/cat.png")  # newer sequencer
+
+    invoke(removed)
+    invoke(created)
+
+    assert metadata(dynamodb, metadata_table) == {}
+    assert bucket.keys("thumbnails/") == []
+
+
+def test_an_older_version_never_overwrites_a_newer_one(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    first = bucket.put("uploads/u6/pic.png", png((100, 50)), "image/png")
+    second = bucket.put("uploads/u6/pic.png", png((80, 80), (1, 2, 3)), "image/png")
+
+    invoke(second)
+    invoke(first)
+
+    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u6/pic.png"]
+    assert (item["width"], item["height"]) == (80, 80)
+    assert bucket.keys("thumbnails/") == [item["thumbnailKey"]]
+
+
+def test_a_replaced_version_loses_its_thumbnail(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    invoke(bucket.put("uploads/u7/pic.png", png((100, 50)), "image/png"))
+    invoke(bucket.put("uploads/u7/pic.png", png((60, 60), (9, 9, 9)), "image/png"))
+
+    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u7/pic.png"]
+    assert (item["width"], item["height"]) == (60, 60)
+    assert bucket.keys("thumbnails/") == [item["thumbnailKey"]]
+
+
+def test_a_corrupt_image_is_recorded_as_invalid_not_retried(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    invoke(bucket.put("uploads/u8/fake.png", b"<html>not a png</html>", "image/png"))
+
+    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u8/fake.png"]
+    assert item["status"] == "invalid"
+    assert "not a valid PNG image" in item["reason"]
+    assert "thumbnailKey" not in item
+    assert bucket.keys("thumbnails/") == []
+
+
+def test_invalid_json_is_recorded_as_invalid(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    invoke(bucket.put("uploads/u9/broken.json", b'{"a": [1, 2', "application/json"))
+
+    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u9/broken.json"]
+    assert item["status"] == "invalid"
+    assert item["reason"].startswith("not valid JSON")
+    assert "recordCount" not in item
+
+
+def test_json_over_the_cap_is_skipped_with_the_reason_and_not_read(
+    bucket: Bucket, dynamodb: Any, metadata_table: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("src.services.uploads.MAX_JSON_BYTES", 1024)
+
+    invoke(bucket.put("uploads/u10/big.json", b"[" + b"1," * 2000 + b"1]", "application/json"))
+
+    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u10/big.json"]
+    assert item["status"] == "skipped"
+    assert "records not counted" in item["reason"]
+    assert item["size"] == 4003
+
+
+def test_other_files_get_metadata_only(bucket: Bucket, dynamodb: Any, metadata_table: str) -> None:
+    invoke(bucket.put("uploads/u11/notes.txt", b"hello", "text/plain"))
+
+    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u11/notes.txt"]
+    assert item["status"] == "processed"
+    assert item["contentType"] == "text/plain"
+    assert not {"recordCount", "width", "thumbnailKey"} & set(item)
+
+
+def test_a_thumbnail_write_is_not_processed_again(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    invoke(bucket.put("uploads/u12/cat.png", png((300, 300)), "image/png"))
+    (thumbnail,) = bucket.keys("thumbnails/")
+
+    response = invoke(bucket.record("ObjectCreated:Put", thumbnail, 100, "abc"))
+
+    assert response["processed"][0]["outcome"] == "ignored"
+    assert set(metadata(dynamodb, metadata_table)) == {"s3://uploads-test/uploads/u12/cat.png"}
+
+
+def test_the_sample_event_key_is_url_decoded(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    event = load_event("s3_put_image_encoded_key.json")
+    key = "uploads/5a6b7c8d9e0f41a2b3c4d5e6f7a8b9c0/my holiday+photo é.png"
+    real = bucket.put(key, png((64, 32)), "image/png")
+    record = event["Records"][0]
+    record["s3"]["bucket"]["name"] = bucket.name
+    record["s3"]["object"]["eTag"] = real["s3"]["object"]["eTag"]
+
+    invoke(record)
+
+    item = metadata(dynamodb, metadata_table)[f"s3://uploads-test/{key}"]
+    assert item["key"] == key
+    assert (item["width"], item["height"]) == (64, 32)
+
+
+def test_an_aws_fault_raises_so_lambda_retries(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    created = bucket.put("uploads/u13/a.json", b"[]", "application/json")
+    dynamodb.delete_table(TableName=metadata_table)
+
+    with pytest.raises(Exception, match=r"ResourceNotFoundException|not found"):
+        invoke(created)
+
+
+def test_a_removal_leaves_a_tombstone_that_expires(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    invoke(bucket.put("uploads/u14/a.json", b"[]", "application/json"))
+    invoke(bucket.delete("uploads/u14/a.json"))
+
+    (tombstone,) = dynamodb.scan(TableName=metadata_table)["Items"]
+    assert tombstone["objectKey"]["S"] == "tombstone#s3://uploads-test/uploads/u14/a.json"
+    assert int(tombstone["expiresAt"]["N"]) > 0
