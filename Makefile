@@ -64,13 +64,23 @@ clean:  ## remove build output and caches (keeps .venv)
 
 # --- SAM makefile builds (template.yaml: Metadata BuildMethod makefile) -------------------------
 # sam build runs these with ARTIFACTS_DIR set. Functions get src/ only; the shared layer gets the
-# runtime requirements as aarch64 wheels for CPython 3.13.
+# runtime requirements as aarch64 wheels for CPython 3.13 (boto3 comes with the runtime).
 build-ApiFunction build-SqsHandlerFunction build-S3HandlerFunction:
 	mkdir -p "$(ARTIFACTS_DIR)"
 	tar --exclude='__pycache__' --exclude='*.pyc' -cf - src | tar -xf - -C "$(ARTIFACTS_DIR)"
 
+# The layer is "sourceless": each module compiled once here (CPython 3.13, the runtime's bytecode)
+# and shipped as .pyc without its .py. Measured on an x86 copy, 7 runs each, cold import of the
+# API handler: sources only 649 ms (recompiled at every cold start, /opt is read-only), sources
+# plus __pycache__ 377 ms and 44 MB, sourceless 377 ms and 34 MB.
+# dnspython is removed: email-validator imports it only for deliverability (DNS) checks, which
+# the service turns off (tests/integration/test_build.py proves validation works without it).
 build-DependenciesLayer: $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check \
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile \
 		--platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 \
 		--implementation cp --python-version 3.13 \
 		--only-binary=:all: --target "$(ARTIFACTS_DIR)/python" -r requirements.txt
+	rm -rf "$(ARTIFACTS_DIR)/python/dns" "$(ARTIFACTS_DIR)"/python/dnspython-*.dist-info \
+		"$(ARTIFACTS_DIR)/python/bin"
+	$(PY) -m compileall -q -b -j 0 "$(ARTIFACTS_DIR)/python" > /dev/null
+	find "$(ARTIFACTS_DIR)/python" -name '*.py' -delete

@@ -93,13 +93,9 @@ def sam_transform(
 ) -> dict[str, Any]:
     """The CloudFormation template SAM's transform makes of `template`, offline
     (samtranslator, the library `sam deploy` relies on in the cloud)."""
-    from samtranslator.translator.transform import transform  # noqa: PLC0415 - slow import
-
-    class NoManagedPolicyNames:
-        """The template names no managed policy by name, so nothing needs looking up."""
-
-        def load(self) -> dict[str, str]:
-            return {}
+    import boto3  # noqa: PLC0415 - slow imports, for this function only
+    from samtranslator.parser.parser import Parser  # noqa: PLC0415
+    from samtranslator.translator.translator import Translator  # noqa: PLC0415
 
     # As `sam package` does: code locations become S3 URIs, which the transform requires.
     template = copy.deepcopy(template)
@@ -114,7 +110,15 @@ def sam_transform(
         "AWS::AccountId": "123456789012",
         "AWS::Partition": "aws",
     }
-    transformed: dict[str, Any] = transform(template, parameters, NoManagedPolicyNames())
+    translator = Translator(
+        None, Parser(), boto_session=boto3.session.Session(region_name="us-east-1")
+    )
+    transformed: dict[str, Any] = translator.translate(
+        template,
+        parameter_values=parameters,
+        # The template names no managed policy by name, so nothing needs looking up.
+        get_managed_policy_map=dict,
+    )
     return transformed
 
 

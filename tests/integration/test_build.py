@@ -60,8 +60,12 @@ def test_the_layer_holds_the_runtime_requirements_for_aarch64(build_dir: Path) -
         "PIL",
     ):
         assert (site / package).is_dir(), package
-    for dev_only in ("boto3", "botocore", "moto", "pytest"):
-        assert not (site / dev_only).exists(), dev_only
+    # boto3 comes with the runtime; dnspython serves only the DNS checks the service turns off.
+    for left_out in ("boto3", "botocore", "moto", "pytest", "dns", "bin"):
+        assert not (site / left_out).exists(), left_out
+    # Sourceless: compiled once at build time, no .py beside the .pyc.
+    assert not list(site.rglob("*.py"))
+    assert (site / "pydantic" / "__init__.pyc").is_file()
     native = [path for path in site.rglob("*.so*") if path.is_file()]
     assert any(path.name.startswith("_imaging") for path in native)
     assert {path.name: elf_machine(path) for path in native} == {
@@ -70,6 +74,16 @@ def test_the_layer_holds_the_runtime_requirements_for_aarch64(build_dir: Path) -
 
 
 AARCH64 = 183  # ELF e_machine of ARM 64-bit
+BUDGET_BYTES = 40 * 1000 * 1000
+
+
+def test_all_artifacts_together_fit_the_budget(build_dir: Path) -> None:
+    artifacts = [path for path in build_dir.iterdir() if path.is_dir()]
+    total = sum(
+        f.stat().st_size for artifact in artifacts for f in artifact.rglob("*") if f.is_file()
+    )
+
+    assert total <= BUDGET_BYTES, f"{total / 1e6:.1f} MB"
 
 
 def elf_machine(path: Path) -> int:
@@ -83,3 +97,18 @@ def test_the_built_template_points_at_the_artifacts(build_dir: Path) -> None:
 
     assert "CodeUri: ApiFunction" in built
     assert "ContentUri: DependenciesLayer" in built
+
+
+def test_email_validation_needs_no_dnspython() -> None:
+    # The layer leaves dnspython out (Makefile): validation must not import it.
+    script = (
+        "import sys; sys.modules['dns'] = None\n"
+        "from src.models.users import normalise_email\n"
+        "print(normalise_email('Ada@Example.COM'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ada@example.com"
