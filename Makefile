@@ -13,7 +13,10 @@ REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_DISABLE_VERSION_CHECK := 1
 
-.PHONY: help venv test unit lint format build deploy validate clean
+FN ?= ApiFunction
+EVENT ?= events/api_get_user.json
+
+.PHONY: help venv test unit lint format build deploy validate invoke redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -58,6 +61,12 @@ build: $(STAMP)  ## sam build: arm64 artifacts holding src/ and runtime dependen
 
 deploy: build  ## sam deploy --config-env $(ENV)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam deploy --config-env $(ENV)
+
+invoke: $(STAMP)  ## run FN's handler here with EVENT, AWS emulated in-process (no Docker)
+	$(PY) -m devtools.invoke $(FN) $(EVENT)
+
+redrive: $(STAMP)  ## move ENV's order DLQ back to the order queue (StartMessageMoveTask)
+	$(PY) -m devtools.redrive --env $(ENV) --region $(REGION)
 
 clean:  ## remove build output and caches (keeps .venv)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,100 @@ def _direct_references(key: str, item: Any) -> set[str]:
     if key == "DependsOn":
         return {item} if isinstance(item, str) else set(item)
     return set()
+
+
+class Evaluator:
+    """Resolves the intrinsic functions template.yaml uses (Ref, Fn::Sub, Fn::GetAtt for names,
+    Fn::If, Fn::Equals, Fn::Not, Fn::FindInMap) for one set of parameter values and the
+    physical names of the resources that exist (in an emulator, say)."""
+
+    def __init__(
+        self,
+        template: dict[str, Any],
+        physical: dict[str, str],
+        *,
+        parameters: dict[str, str] | None = None,
+        stack_name: str = "local",
+        region: str = "us-east-1",
+        account: str = "123456789012",
+    ) -> None:
+        self._template = template
+        self._physical = physical
+        self._values: dict[str, Any] = {
+            name: spec.get("Default", "") for name, spec in template.get("Parameters", {}).items()
+        }
+        self._values.update(parameters or {})
+        self._values.update(
+            {
+                "AWS::StackName": stack_name,
+                "AWS::Region": region,
+                "AWS::AccountId": account,
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+            }
+        )
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1:
+            return {key: self.resolve(item) for key, item in value.items()}
+        ((function, argument),) = value.items()
+        handlers: dict[str, Callable[[Any], Any]] = {
+            "Ref": self._ref,
+            "Fn::Sub": self._sub,
+            "Fn::If": self._if,
+            "Fn::FindInMap": self._find_in_map,
+            "Fn::GetAtt": self._get_att,
+        }
+        if function in handlers:
+            return handlers[function](argument)
+        return {function: self.resolve(argument)}
+
+    def condition(self, name: str) -> bool:
+        return self._truth(self._template["Conditions"][name])
+
+    def _truth(self, expression: Any) -> bool:
+        ((function, argument),) = expression.items()
+        if function == "Fn::Equals":
+            left, right = (self.resolve(item) for item in argument)
+            return bool(str(left) == str(right))
+        if function == "Fn::Not":
+            return not self._truth(argument[0])
+        if function == "Condition":
+            return self.condition(argument)
+        raise ValueError(f"condition function {function} not supported")
+
+    def _ref(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
+        return self._physical[name]
+
+    def _sub(self, argument: Any) -> str:
+        text, variables = (
+            (argument[0], argument[1]) if isinstance(argument, list) else (argument, {})
+        )
+
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(variables[name]))
+            if "." in name:
+                return str(self._get_att(name.split(".", 1)))
+            return str(self._ref(name))
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+    def _if(self, argument: list[Any]) -> Any:
+        name, when_true, when_false = argument
+        return self.resolve(when_true if self.condition(name) else when_false)
+
+    def _find_in_map(self, argument: list[Any]) -> Any:
+        mapping, top, second = (self.resolve(item) for item in argument)
+        return self._template["Mappings"][mapping][top][second]
+
+    def _get_att(self, argument: list[str]) -> str:
+        resource, attribute = argument
+        return self._physical[f"{resource}.{attribute}"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+from typing import Any
 
 from devtools.template import (
     dependency_cycles,
@@ -83,10 +85,13 @@ def test_the_sam_transform_leaves_no_circular_dependency() -> None:
 def test_the_cycle_check_finds_the_cycle_a_bucket_reference_would_make() -> None:
     # The trap the template avoids: the processor's policy naming its trigger bucket by !Ref.
     template = copy.deepcopy(load_template())
-    function = template["Resources"]["S3HandlerFunction"]["Properties"]
-    function["Policies"][0]["Statement"][0]["Resource"] = {
-        "Fn::Sub": "${UploadsBucket.Arn}/uploads/*"
-    }
+    role = template["Resources"]["S3HandlerFunctionRole"]["Properties"]
+    (read_uploads,) = [
+        statement
+        for statement in role["Policies"][0]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "s3:GetObject"
+    ]
+    read_uploads["Resource"] = {"Fn::Sub": "${UploadsBucket.Arn}/uploads/*"}
 
     cycles = dependency_cycles(sam_transform(template))
 
@@ -121,3 +126,79 @@ def test_the_processor_sees_uploads_only_and_never_loses_an_event() -> None:
     invoke = function["EventInvokeConfig"]
     assert invoke["DestinationConfig"]["OnFailure"]["Type"] == "SQS"
     assert invoke["MaximumRetryAttempts"] >= 1
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def test_function_roles_are_least_privilege_after_the_transform() -> None:
+    resources = sam_transform(copy.deepcopy(load_template()))["Resources"]
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
+    roles = {n: r for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
+
+    assert len(functions) == 3
+    for name, function in functions.items():
+        role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        role = roles[role_name]
+        # No AWS managed policy (they grant their actions on "*").
+        assert not role["Properties"].get("ManagedPolicyArns"), name
+        for statement in _statements(role):
+            actions = _as_list(statement["Action"])
+            assert all("*" not in action for action in actions), (name, actions)
+            if "*" in _as_list(statement["Resource"]):
+                # X-Ray has no resource-level permissions.
+                assert all(action.startswith("xray:") for action in actions), (name, actions)
+
+
+def test_each_function_logs_to_its_own_group_with_retention() -> None:
+    resources = load_template()["Resources"]
+    for name in resources_of_type("AWS::Serverless::Function"):
+        group = resources[name]["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert resources[group]["Type"] == "AWS::Logs::LogGroup"
+        assert "RetentionInDays" in resources[group]["Properties"]
+
+
+def test_alarms_cover_dead_letters_errors_throttles_and_api_5xx() -> None:
+    alarms = resources_of_type("AWS::CloudWatch::Alarm").values()
+    watched = {
+        (alarm["MetricName"], json.dumps(alarm["Dimensions"][0]["Value"])) for alarm in alarms
+    }
+
+    for queue in ("OrderDLQ", "UploadFailureQueue"):
+        assert (
+            "ApproximateNumberOfMessagesVisible",
+            json.dumps({"Fn::GetAtt": [queue, "QueueName"]}),
+        ) in watched
+    for function in resources_of_type("AWS::Serverless::Function"):
+        for metric in ("Errors", "Throttles"):
+            assert (metric, json.dumps({"Ref": function})) in watched
+    assert any(metric == "5XXError" for metric, _ in watched)
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_environments_differ_in_cors_retention_alarms_and_throttling() -> None:
+    template = load_template()
+    settings = template["Mappings"]["EnvironmentSettings"]
+    api = template["Resources"]["Api"]["Properties"]
+
+    assert set(settings) == set(template["Parameters"]["Environment"]["AllowedValues"])
+    assert settings["development"]["CorsAllowOrigin"] == "*"
+    assert settings["production"]["CorsAllowOrigin"] != "*"
+    assert settings["production"]["AlarmActionsEnabled"] is True
+    assert settings["development"]["LogRetentionDays"] < settings["production"]["LogRetentionDays"]
+    assert api["MethodSettings"][0]["ThrottlingRateLimit"] == {
+        "Fn::FindInMap": ["EnvironmentSettings", {"Ref": "Environment"}, "ThrottlingRateLimit"]
+    }
+    assert "AccessLogSetting" in api
+    for table in resources_of_type("AWS::DynamoDB::Table").values():
+        assert table["DeletionProtectionEnabled"] == {"Fn::If": ["IsProduction", True, False]}

@@ -1,0 +1,155 @@
+"""Developer commands: `make redrive` (SQS message move tasks) and finding a stack per
+environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from devtools.redrive import redrive
+from devtools.stack import stack_name
+
+DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/users-service-dev-OrderDLQ"
+DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:users-service-dev-OrderDLQ"
+
+
+class MoveTaskSqs:
+    """SQS as far as a message move task goes (moto has no StartMessageMoveTask): the task
+    moves `per_poll` messages between polls until `waiting` are moved, or fails."""
+
+    def __init__(self, waiting: int, per_poll: int = 2, fail_at: int | None = None) -> None:
+        self.waiting = waiting
+        self.per_poll = per_poll
+        self.fail_at = fail_at
+        self.moved = 0
+        self.started: list[dict[str, Any]] = []
+
+    def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
+        assert QueueUrl == DLQ_URL
+        return {
+            "Attributes": {
+                "QueueArn": DLQ_ARN,
+                "ApproximateNumberOfMessages": str(self.waiting - self.moved),
+            }
+        }
+
+    def start_message_move_task(self, **request: Any) -> dict[str, Any]:
+        self.started.append(request)
+        return {"TaskHandle": "task-1"}
+
+    def list_message_move_tasks(self, SourceArn: str, MaxResults: int) -> dict[str, Any]:
+        assert SourceArn == DLQ_ARN
+        self.moved = min(self.waiting, self.moved + self.per_poll)
+        status = "RUNNING" if self.moved < self.waiting else "COMPLETED"
+        task: dict[str, Any] = {
+            "Status": status,
+            "ApproximateNumberOfMessagesMoved": self.moved,
+            "ApproximateNumberOfMessagesToMove": self.waiting,
+        }
+        if self.fail_at is not None and self.moved >= self.fail_at:
+            task.update(Status="FAILED", FailureReason="AccessDenied")
+        return {"Results": [task]}
+
+
+def test_moves_the_dlq_back_to_its_source_and_reports_progress() -> None:
+    sqs = MoveTaskSqs(waiting=5)
+    lines: list[str] = []
+
+    status = redrive(sqs, DLQ_URL, report=lines.append, sleep=lambda _: None)
+
+    assert status == "COMPLETED"
+    assert sqs.started == [{"SourceArn": DLQ_ARN}]  # no destination: back where they came from
+    assert lines[0].startswith("moving about 5 messages")
+    assert lines[1:] == [
+        "running: 2 of 5 moved",
+        "running: 4 of 5 moved",
+        "completed: 5 of 5 moved",
+    ]
+
+
+def test_an_empty_dlq_starts_no_task() -> None:
+    sqs = MoveTaskSqs(waiting=0)
+
+    assert redrive(sqs, DLQ_URL, report=lambda _: None) == "NOTHING_TO_MOVE"
+    assert sqs.started == []
+
+
+def test_a_failed_task_is_reported_with_its_reason() -> None:
+    sqs = MoveTaskSqs(waiting=6, fail_at=4)
+    lines: list[str] = []
+
+    assert redrive(sqs, DLQ_URL, report=lines.append, sleep=lambda _: None) == "FAILED"
+    assert lines[-1] == "failed: AccessDenied"
+
+
+def test_each_environment_has_its_stack() -> None:
+    assert stack_name("development") == "users-service-dev"
+    assert stack_name("staging") == "users-service-staging"
+    assert stack_name("production") == "users-service-prod"
+
+
+def test_an_unknown_environment_is_refused_with_the_known_ones() -> None:
+    with pytest.raises(SystemExit, match=r"no environment 'qa'.*production"):
+        stack_name("qa")
+
+
+def run_invoke(function: str, event: str) -> dict[str, Any]:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TABLE", "_BUCKET"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools.invoke", function, event],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    # The response is the last JSON document printed, after any log lines.
+    response: dict[str, Any] = json.loads(result.stdout[result.stdout.rfind("\n{") + 1 :])
+    return response
+
+
+def test_make_invoke_runs_the_api_handler_with_a_sample_event() -> None:
+    response = run_invoke("ApiFunction", "events/api_create_user.json")
+
+    assert response["statusCode"] == 201
+    assert '"email":"ada.lovelace@example.com"' in response["body"]
+
+
+def test_make_invoke_runs_the_order_consumer_with_a_sample_batch() -> None:
+    assert run_invoke("SqsHandlerFunction", "events/sqs_order_batch.json") == {
+        "batchItemFailures": []
+    }
+
+
+def test_the_environment_comes_from_the_template() -> None:
+    from devtools.invoke import environment
+    from devtools.template import Evaluator, load_template
+
+    template = load_template()
+    physical = {
+        "UsersTable": "t-users",
+        "OrdersTable": "t-orders",
+        "UploadsBucket": "b",
+        "MetadataTable": "t-meta",
+        "NotificationTopic": "arn:topic",
+    }
+
+    api = environment(template, "ApiFunction", physical)
+    s3 = environment(template, "S3HandlerFunction", physical)
+    production = Evaluator(template, physical, parameters={"Environment": "production"})
+
+    assert api["USERS_TABLE"] == "t-users"
+    assert api["CORS_ALLOW_ORIGIN"] == "*"
+    assert api["ENVIRONMENT"] == "development"
+    assert s3["UPLOADS_BUCKET"] == "users-service-dev-uploads-123456789012-us-east-1"
+    cors = template["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"][
+        "CORS_ALLOW_ORIGIN"
+    ]
+    assert production.resolve(cors) == "https://app.example.com"
