@@ -399,3 +399,20 @@ def _json(value: Any) -> str:
     import json
 
     return json.dumps(value)
+
+
+def test_a_response_that_breaks_its_model_is_a_500_not_a_client_error(
+    api: ApiClient, monkeypatch: pytest.MonkeyPatch, json_logs: Any
+) -> None:
+    from src.handlers import api_handler
+
+    def broken_get(self: Any, user_id: str) -> Any:
+        return {"userId": user_id}  # not a User: a server bug, whatever the client sent
+
+    monkeypatch.setattr(type(api_handler.user_service()), "get_user", broken_get)
+
+    response = api.request("GET", "/users/abc")
+
+    assert response.status == 500
+    assert response.body["error"] == "internal server error"
+    assert any(record["level"] == "ERROR" for record in json_logs.records())
