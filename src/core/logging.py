@@ -65,9 +65,10 @@ def configure_logging(level: str = "INFO") -> None:
     )
     handler.addFilter(_InvocationFilter())
     root.handlers = [handler]
-    # botocore logs request bodies at DEBUG; keep them out even when the service logs at DEBUG.
+    # botocore logs request bodies at DEBUG and where it found credentials at INFO: neither
+    # belongs in the service's logs, whatever its level.
     for noisy in ("botocore", "boto3", "urllib3"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     _configured = True
 
 

@@ -63,7 +63,7 @@ Money = Annotated[
     Decimal,
     Strict(),  # a JSON number (parsed as Decimal), not a string
     Field(ge=0, max_digits=15, decimal_places=4, allow_inf_nan=False),
-    PlainSerializer(_json_number, return_type=float, when_used="json"),
+    PlainSerializer(_json_number, return_type=int | float, when_used="json"),
 ]
 Quantity = Annotated[int, Field(gt=0, le=1_000_000)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
