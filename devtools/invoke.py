@@ -19,11 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from devtools.template import Evaluator, create_table_request, function_environment, load_template
-
-# The development stack's name (samconfig.toml), so that names computed from it, like the
-# uploads bucket's, match the sample events in events/.
-STACK = "users-service-dev"
+from devtools.resources import STACK, create_resources
+from devtools.template import Evaluator, function_environment, load_template
 
 
 @dataclass
@@ -37,38 +34,6 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return 300_000
-
-
-def create_resources(template: dict[str, Any]) -> dict[str, str]:
-    """Create the template's tables, queues, topics and buckets in the active emulator; return
-    logical id (and "id.Attribute") -> physical name, ARN or URL, as Ref and GetAtt give them."""
-    import boto3  # noqa: PLC0415 - after the caller set up the emulator
-
-    physical: dict[str, str] = {}
-    resources = template["Resources"]
-    evaluator = Evaluator(template, physical, stack_name=STACK)
-    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
-    sns, s3 = boto3.client("sns"), boto3.client("s3")
-    for logical_id, resource in resources.items():
-        properties = resource.get("Properties", {})
-        match resource["Type"]:
-            case "AWS::DynamoDB::Table":
-                name = f"{STACK}-{logical_id}"
-                dynamodb.create_table(**create_table_request(properties, name))
-                physical[logical_id] = name
-            case "AWS::SQS::Queue":
-                url = sqs.create_queue(QueueName=f"{STACK}-{logical_id}")["QueueUrl"]
-                arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-                physical[logical_id] = url
-                physical[f"{logical_id}.Arn"] = arn["Attributes"]["QueueArn"]
-                physical[f"{logical_id}.QueueName"] = f"{STACK}-{logical_id}"
-            case "AWS::SNS::Topic":
-                physical[logical_id] = sns.create_topic(Name=f"{STACK}-{logical_id}")["TopicArn"]
-            case "AWS::S3::Bucket":
-                name = evaluator.resolve(properties.get("BucketName", f"{STACK}-{logical_id}"))
-                s3.create_bucket(Bucket=name.lower())
-                physical[logical_id] = name.lower()
-    return physical
 
 
 def environment(
@@ -95,8 +60,10 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
     template = load_template()
     handler_path = template["Resources"][function]["Properties"]["Handler"]
     module_name, handler_name = handler_path.rsplit(".", 1)
+    import boto3  # noqa: PLC0415 - after the environment above
+
     with mock_aws():
-        physical = create_resources(template)
+        physical = create_resources(template, boto3.client)
         os.environ.update(environment(template, function, physical))
         module = importlib.import_module(module_name)
         return getattr(module, handler_name)(event, Context(function_name=function))

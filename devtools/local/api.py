@@ -1,0 +1,228 @@
+"""API Gateway for the local stack: routes from the template's Api events, requests turned into
+the v1 proxy events API Gateway sends, responses written back as API Gateway does."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from devtools.local.functions import FunctionPool, InvocationError
+
+TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
+
+
+@dataclass(frozen=True)
+class Route:
+    resource: str  # as declared: /users/{userId}
+    method: str  # GET, ..., or ANY
+    function: str
+    pattern: re.Pattern[str]
+    rank: int  # static paths before parameters before greedy {proxy+}
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if self.method not in ("ANY", method):
+            return None
+        found = self.pattern.fullmatch(path)
+        return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
+
+
+def routes_from_template(template: dict[str, Any]) -> list[Route]:
+    routes = []
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] != "Api":
+                continue
+            path, method = event["Properties"]["Path"], event["Properties"]["Method"].upper()
+            routes.append(Route(path, method, name, _pattern(path), _rank(path)))
+    return sorted(routes, key=lambda route: route.rank)
+
+
+def _pattern(path: str) -> re.Pattern[str]:
+    regex = ""
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{") and part.endswith("+}"):
+            regex += f"(?P<{part[1:-2]}>.+)"
+        elif part.startswith("{"):
+            regex += f"(?P<{part[1:-1]}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return re.compile(regex)
+
+
+def _rank(path: str) -> int:
+    return 2 if "+}" in path else (1 if "{" in path else 0)
+
+
+def build_event(
+    *,
+    method: str,
+    raw_path: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    route: Route,
+    path_parameters: dict[str, str],
+    source_ip: str,
+    stage: str,
+) -> dict[str, Any]:
+    """The v1 proxy event API Gateway builds for this request."""
+    split = urlsplit(raw_path)
+    path = unquote(split.path) or "/"
+    multi_headers: dict[str, list[str]] = {}
+    for name, value in headers:
+        multi_headers.setdefault(name, []).append(value)
+    multi_query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(split.query, keep_blank_values=True):
+        multi_query.setdefault(name, []).append(value)
+    content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
+    encoded_body, is_base64 = _body(body, content_type)
+    now = datetime.now(UTC)
+    return {
+        "resource": route.resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": {name: values[-1] for name, values in multi_headers.items()} or None,
+        "multiValueHeaders": multi_headers or None,
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": route.resource,
+            "httpMethod": method,
+            "extendedRequestId": uuid.uuid4().hex[:16],
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": f"/{stage}{path}",
+            "accountId": "123456789012",
+            "protocol": "HTTP/1.1",
+            "stage": stage,
+            "domainPrefix": "localhost",
+            "requestTimeEpoch": int(time.time() * 1000),
+            "requestId": str(uuid.uuid4()),
+            "identity": {
+                "cognitoIdentityPoolId": None,
+                "accountId": None,
+                "cognitoIdentityId": None,
+                "caller": None,
+                "sourceIp": source_ip,
+                "principalOrgId": None,
+                "accessKey": None,
+                "cognitoAuthenticationType": None,
+                "cognitoAuthenticationProvider": None,
+                "userArn": None,
+                "userAgent": next((v for k, v in headers if k.lower() == "user-agent"), None),
+                "user": None,
+            },
+            "domainName": next((v for k, v in headers if k.lower() == "host"), "localhost"),
+            "apiId": "local",
+        },
+        "body": encoded_body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _body(body: bytes, content_type: str) -> tuple[str | None, bool]:
+    if not body:
+        return None, False
+    if content_type.lower().startswith(TEXT_TYPES) or not content_type:
+        try:
+            return body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(body).decode(), True
+
+
+def write_response(handler: BaseHTTPRequestHandler, response: Any) -> None:
+    """Send a proxy integration response; an invalid one is API Gateway's 502."""
+    try:
+        status = int(response["statusCode"])
+        headers: list[tuple[str, str]] = [
+            (k, str(v)) for k, v in (response.get("headers") or {}).items()
+        ]
+        for name, values in (response.get("multiValueHeaders") or {}).items():
+            headers.extend((name, str(value)) for value in values)
+        body = response.get("body") or ""
+        raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
+    except (KeyError, TypeError, ValueError, binascii.Error, AttributeError):
+        _send(
+            handler,
+            502,
+            [("Content-Type", "application/json")],
+            b'{"message": "Internal server error"}',
+        )
+        return
+    _send(handler, status, headers, raw)
+
+
+def _send(
+    handler: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    handler.send_response(status)
+    seen = {name.lower() for name, _ in headers}
+    for name, value in headers:
+        if name.lower() not in ("content-length", "connection"):
+            handler.send_header(name, value)
+    if "content-type" not in seen and body:
+        handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+
+
+def make_server(
+    host: str, port: int, routes: list[Route], pools: dict[str, FunctionPool], stage: str
+) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            method = self.command.upper()
+            path = unquote(urlsplit(self.path).path) or "/"
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            for route in routes:
+                parameters = route.match(method, path)
+                if parameters is not None:
+                    break
+            else:
+                _send(self, 403, [], b'{"message":"Missing Authentication Token"}')
+                return
+            event = build_event(
+                method=method,
+                raw_path=self.path,
+                headers=list(self.headers.items()),
+                body=body,
+                route=route,
+                path_parameters=parameters,
+                source_ip=self.client_address[0],
+                stage=stage,
+            )
+            try:
+                response = pools[route.function].invoke(event)
+            except InvocationError:
+                _send(self, 502, [], b'{"message": "Internal server error"}')
+                return
+            write_response(self, response)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:
+            print(
+                f"[api] {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}",
+                flush=True,
+            )
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    server.daemon_threads = True
+    return server
