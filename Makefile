@@ -16,7 +16,7 @@ export SAM_CLI_DISABLE_VERSION_CHECK := 1
 FN ?= ApiFunction
 EVENT ?= events/api_get_user.json
 
-.PHONY: help venv test unit lint format build deploy validate invoke redrive clean
+.PHONY: help venv dev test unit lint format build deploy validate invoke redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ $(STAMP): requirements.txt requirements-dev.txt scripts/find-python313
 	@touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv with Python 3.13 and the dev requirements
+
+dev: $(STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
+	$(PY) -m devtools.local
 
 test: $(STAMP)  ## lint the code and template, then run every test
 	$(BIN)/ruff check .

@@ -1,0 +1,287 @@
+"""The running service, used as its users use it: an HTTP client, a producer on the order
+queue, a tool uploading to the bucket. By default the fixture starts the local stack
+(`python -m devtools.local`, what `make dev` runs) on free loopback ports and stops it after;
+with STACK_NAME set (and AWS credentials), the same tests run against that deployed stack,
+found through its outputs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The stack outputs of a running service."""
+    if os.environ.get("STACK_NAME"):
+        from devtools.stack import stack_outputs
+
+        yield stack_outputs(boto3.client("cloudformation"), os.environ["STACK_NAME"])
+        return
+    outputs_file = tmp_path_factory.mktemp("local") / "outputs.json"
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith("AWS_ENDPOINT")
+    }
+    environment.update(
+        LOCAL_API_PORT=str(_free_port()),
+        LOCAL_AWS_PORT=str(_free_port()),
+        LOCAL_OUTPUTS_FILE=str(outputs_file),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devtools.local"],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    log: list[str] = []
+    assert process.stdout is not None
+    reader = threading.Thread(target=lambda: log.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    deadline = time.monotonic() + 60
+    while not outputs_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the local stack did not start:\n" + "".join(log))
+        time.sleep(0.2)
+    try:
+        yield json.loads(outputs_file.read_text())
+    finally:
+        workers = _children(process.pid)
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("the local stack did not stop on SIGINT")
+        assert process.returncode == 0, "".join(log[-50:])
+        assert workers, "the tests should have started function workers"
+        assert [pid for pid in workers if _alive(pid)] == [], "processes left behind"
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()
+
+
+@pytest.fixture(scope="module")
+def aws(stack: dict[str, str]) -> Callable[[str], Any]:
+    endpoint = stack.get("AwsEndpointUrl")
+
+    def client(service: str) -> Any:
+        return boto3.client(service, endpoint_url=endpoint) if endpoint else boto3.client(service)
+
+    return client
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.5) -> Any:
+    """The first truthy result of `check` within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def test_an_http_client_goes_through_the_users_lifecycle(stack: dict[str, str]) -> None:
+    api = stack["ApiEndpoint"]
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+
+    created = requests.post(f"{api}/users", json={"email": email, "name": "Ada"}, timeout=30)
+    assert created.status_code == 201
+    user = created.json()
+    assert (
+        requests.post(f"{api}/users", json={"email": email, "name": "X"}, timeout=30).status_code
+        == 409
+    )
+    got = requests.get(f"{api}/users/{user['userId']}", timeout=30)
+    assert got.status_code == 200
+    assert got.json() == user
+    updated = requests.put(f"{api}/users/{user['userId']}", json={"age": 0}, timeout=30)
+    assert updated.json()["age"] == 0
+    listed = requests.get(f"{api}/users", params={"limit": 100}, timeout=30).json()
+    assert user["userId"] in {u["userId"] for u in listed["users"]}
+    deleted = requests.delete(f"{api}/users/{user['userId']}", timeout=30)
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    assert requests.get(f"{api}/users/{user['userId']}", timeout=30).status_code == 404
+
+
+def test_api_gateway_behaviour_is_faithful(stack: dict[str, str]) -> None:
+    api = stack["ApiEndpoint"]
+
+    not_allowed = requests.patch(f"{api}/users", timeout=30)
+    preflight = requests.options(
+        f"{api}/users",
+        headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"},
+        timeout=30,
+    )
+    unknown = requests.get(f"{api}/no/such/path", timeout=30)
+    document = requests.get(f"{api}/openapi.json", timeout=30)
+
+    assert not_allowed.status_code == 405
+    assert "GET" in not_allowed.headers["Allow"]
+    assert preflight.status_code in (200, 204)
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    assert unknown.status_code == 404
+    assert {"/users", "/users/{userId}", "/orders/{orderId}", "/uploads"} <= set(
+        document.json()["paths"]
+    )
+
+
+def test_concurrent_requests_are_served(stack: dict[str, str]) -> None:
+    api = stack["ApiEndpoint"]
+    statuses: list[int] = []
+    run = uuid.uuid4().hex[:8]
+
+    def create(index: int) -> None:
+        response = requests.post(
+            f"{api}/users", json={"email": f"c{index}-{run}@example.com", "name": "C"}, timeout=60
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [201] * 8
+
+
+def test_a_producer_with_duplicates_and_a_poison_message(
+    stack: dict[str, str], aws: Callable[[str], Any]
+) -> None:
+    api, sqs = stack["ApiEndpoint"], aws("sqs")
+    order_id = f"ord-{uuid.uuid4().hex[:8]}"
+    created = {
+        "type": "order_created",
+        "orderId": order_id,
+        "customerId": "cus-1",
+        "items": [{"productId": "sku-1", "quantity": 2}],
+        "total": 19.98,
+    }
+    poison = f"not json {order_id}"
+    bodies = [
+        {"type": "order_cancelled", "orderId": order_id, "reason": "changed mind"},
+        {"type": "order_updated", "orderId": order_id, "updates": {"status": "confirmed"}},
+        created,
+        created,
+        poison,
+    ]
+    for body in bodies:
+        sqs.send_message(
+            QueueUrl=stack["OrderQueueUrl"],
+            MessageBody=body if isinstance(body, str) else json.dumps(body),
+        )
+
+    def cancelled() -> dict[str, Any] | None:
+        response = requests.get(f"{api}/orders/{order_id}", timeout=30)
+        order: dict[str, Any] | None = response.json() if response.status_code == 200 else None
+        return order if order and order["status"] == "cancelled" else None
+
+    order = eventually(cancelled, timeout=60)
+    assert order is not None
+    assert order["total"] == 19.98
+    assert order["cancelReason"] == "changed mind"
+
+    def dead_letters() -> list[str]:
+        messages = sqs.receive_message(
+            QueueUrl=stack["OrderDLQUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        return [m["Body"] for m in messages]
+
+    assert eventually(lambda: poison in dead_letters(), timeout=60)
+
+
+def png(size: tuple[int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (30, 90, 200)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_uploads_json_and_image_then_a_deletion(
+    stack: dict[str, str], aws: Callable[[str], Any]
+) -> None:
+    api, dynamodb, s3 = stack["ApiEndpoint"], aws("dynamodb"), aws("s3")
+    bucket, table = stack["UploadsBucketName"], stack["MetadataTableName"]
+    uploaded = {}
+    for filename, content_type, body in [
+        ("records.json", "application/json", json.dumps([{"a": 1}, {"a": 2}]).encode()),
+        ("photo.png", "image/png", png((600, 300))),
+    ]:
+        ticket = requests.post(
+            f"{api}/uploads", json={"filename": filename, "contentType": content_type}, timeout=30
+        ).json()
+        put = requests.put(
+            ticket["uploadUrl"], data=body, headers={"Content-Type": content_type}, timeout=30
+        )
+        assert put.status_code == 200
+        uploaded[filename] = ticket["key"]
+
+    def item(key: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = dynamodb.get_item(
+            TableName=table, Key={"objectKey": {"S": f"s3://{bucket}/{key}"}}
+        ).get("Item")
+        return found
+
+    records = eventually(lambda: item(uploaded["records.json"]))
+    photo = eventually(lambda: item(uploaded["photo.png"]))
+    assert records is not None
+    assert records["recordCount"] == {"N": "2"}
+    assert photo is not None
+    assert (photo["width"], photo["height"]) == ({"N": "600"}, {"N": "300"})
+    thumbnail = s3.get_object(Bucket=bucket, Key=photo["thumbnailKey"]["S"])["Body"].read()
+    assert Image.open(io.BytesIO(thumbnail)).size == (256, 128)
+
+    s3.delete_object(Bucket=bucket, Key=uploaded["photo.png"])
+
+    assert eventually(lambda: item(uploaded["photo.png"]) is None)
+    assert eventually(
+        lambda: (
+            not s3.list_objects_v2(Bucket=bucket, Prefix=photo["thumbnailKey"]["S"]).get("Contents")
+        )
+    )
