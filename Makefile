@@ -94,5 +94,9 @@ build-DependenciesLayer: $(STAMP)
 		--only-binary=:all: --target "$(ARTIFACTS_DIR)/python" -r requirements.txt
 	rm -rf "$(ARTIFACTS_DIR)/python/dns" "$(ARTIFACTS_DIR)"/python/dnspython-*.dist-info \
 		"$(ARTIFACTS_DIR)/python/bin"
+	# GET /docs serves two files of Swagger UI's distribution; the rest (source maps, other
+	# bundles: 10 MB) is left out.
+	find "$(ARTIFACTS_DIR)/python/swagger_ui_bundle/vendor" -type f \
+		! -name swagger-ui-bundle.js ! -name swagger-ui.css ! -name 'LICENSE*' -delete
 	$(PY) -m compileall -q -b -j 0 "$(ARTIFACTS_DIR)/python" > /dev/null
 	find "$(ARTIFACTS_DIR)/python" -name '*.py' -delete

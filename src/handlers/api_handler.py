@@ -16,7 +16,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
 from src.core.aws import dynamodb_client, s3_client
 from src.core.config import ApiSettings
+from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
+from src.handlers import docs
 from src.handlers.http import create_resolver, openapi_document, responses, with_cors_origin
 from src.models.orders import Order
 from src.models.uploads import UploadRequest, UploadTicket
@@ -162,6 +164,19 @@ def serve_openapi_document() -> Response[Any]:
         content_type="application/json",
         body=openapi_document(app),
     )
+
+
+@app.get("/docs", include_in_schema=False)
+def docs_page() -> Response[Any]:
+    return docs.page(app.openapi_config.title)
+
+
+@app.get("/docs/<asset>", include_in_schema=False)
+def docs_asset(asset: str) -> Response[Any]:
+    found = docs.asset(asset)
+    if found is None:
+        raise NotFound("not found")
+    return found
 
 
 @lambda_entry

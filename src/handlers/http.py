@@ -160,6 +160,9 @@ def openapi_document(app: APIGatewayRestResolver) -> dict[str, Any]:
     """The OpenAPI document of `app`, without the 422 responses Powertools adds for validation:
     this API answers invalid requests with 400 (documented per route)."""
     document: dict[str, Any] = json.loads(app.get_openapi_json_schema())
+    # Relative to the document's own URL, so "try it out" calls this API under its stage
+    # prefix (/v1) as well as at the root of the local stack.
+    document["servers"] = [{"url": ".", "description": "this API"}]
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
             documented = operation.get("responses", {})

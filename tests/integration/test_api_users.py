@@ -416,3 +416,26 @@ def test_a_response_that_breaks_its_model_is_a_500_not_a_client_error(
     assert response.status == 500
     assert response.body["error"] == "internal server error"
     assert any(record["level"] == "ERROR" for record in json_logs.records())
+
+
+class TestDocs:
+    def test_the_page_renders_the_services_own_document_with_packaged_assets(
+        self, api: ApiClient
+    ) -> None:
+        page = api.request("GET", "/docs")
+
+        assert page.status == 200
+        assert page.headers["Content-Type"].startswith("text/html")
+        assert page.raw_body is not None
+        assert 'url: "openapi.json"' in page.raw_body
+        assert "https://" not in page.raw_body  # no CDN
+        for asset, kind in (("swagger-ui.css", "text/css"), ("swagger-ui-bundle.js", "javascript")):
+            assert f'"docs/{asset}"' in page.raw_body
+            served = api.request("GET", f"/docs/{asset}")
+            assert served.status == 200
+            assert kind in served.headers["Content-Type"]
+            assert len(served.raw_body or "") > 10_000
+
+    def test_other_asset_names_are_404(self, api: ApiClient) -> None:
+        for name in ("swagger-ui.js.map", "..%2F..%2Fetc%2Fpasswd", "index.html"):
+            assert api.request("GET", f"/docs/{name}").status == 404

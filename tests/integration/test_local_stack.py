@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -81,7 +82,6 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
             process.kill()
             pytest.fail("the local stack did not stop on SIGINT")
         assert process.returncode == 0, "".join(log[-50:])
-        assert workers, "the tests should have started function workers"
         assert [pid for pid in workers if _alive(pid)] == [], "processes left behind"
 
 
@@ -285,3 +285,38 @@ def test_uploads_json_and_image_then_a_deletion(
             not s3.list_objects_v2(Bucket=bucket, Prefix=photo["thumbnailKey"]["S"]).get("Contents")
         )
     )
+
+
+def test_the_docs_page_renders_every_operation_in_a_browser(
+    stack: dict[str, str], tmp_path: Path
+) -> None:
+    browser = shutil.which("chromium")
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium missing: .ci/run installs Debian's chromium package")
+        pytest.skip("needs Debian's chromium package (.ci/run installs it)")
+
+    rendered = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path}",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            f"{stack['ApiEndpoint']}/docs",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+
+    for path in ("/users", "/users/{userId}", "/orders/{orderId}", "/uploads"):
+        assert f'data-path="{path}"' in rendered, path

@@ -1,0 +1,48 @@
+"""API docs for people: `GET /docs` renders the service's own /openapi.json with Swagger UI, whose
+two assets the API serves itself from the swagger-ui-bundle package (no CDN, deployed or local).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+# URLs are relative: the page works under a stage prefix (/v1/docs) and at the root alike.
+PAGE = """<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>{title}</title>
+  <link rel="stylesheet" href="docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="docs/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({{url: "openapi.json", dom_id: "#swagger-ui"}});
+  </script>
+</body>
+</html>
+"""
+ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "application/javascript"}
+
+
+def page(title: str) -> Response[Any]:
+    return Response(
+        status_code=200, content_type="text/html; charset=utf-8", body=PAGE.format(title=title)
+    )
+
+
+def asset(name: str) -> Response[Any] | None:
+    """One of the page's assets; None for any other name."""
+    if name not in ASSETS:
+        return None
+    from swagger_ui_bundle import swagger_ui_path  # noqa: PLC0415 - the docs path only
+
+    return Response(
+        status_code=200,
+        content_type=ASSETS[name],
+        body=(swagger_ui_path / name).read_text(encoding="utf-8"),
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
