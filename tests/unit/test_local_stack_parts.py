@@ -1,0 +1,175 @@
+"""The local stack's stand-ins for AWS, piece by piece: API Gateway's proxy events and
+responses, the SQS event source mapping's partial batch rule, asynchronous invocation."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+
+from devtools.local.api import Route, _pattern, _rank, build_event, routes_from_template
+from devtools.local.functions import InvocationError
+from devtools.local.pollers import Sequencer, failed_message_ids, invoke_async, sqs_record
+from devtools.template import load_template
+
+
+def route(resource: str) -> Route:
+    return Route(resource, "ANY", "ApiFunction", _pattern(resource), _rank(resource))
+
+
+def test_routes_come_from_the_template_most_specific_first() -> None:
+    routes = routes_from_template(load_template())
+
+    def first(method: str, path: str) -> tuple[str, dict[str, str] | None]:
+        for candidate in routes:
+            parameters = candidate.match(method, path)
+            if parameters is not None:
+                return candidate.resource, parameters
+        raise AssertionError(path)
+
+    assert first("GET", "/users") == ("/users", {})
+    assert first("DELETE", "/users/a%20b") == ("/users/{userId}", {"userId": "a b"})
+    assert first("GET", "/orders/o-1") == ("/orders/{orderId}", {"orderId": "o-1"})
+    assert first("GET", "/docs/swagger-ui.css") == ("/{proxy+}", {"proxy": "docs/swagger-ui.css"})
+    assert first("GET", "/") == ("/", {})
+
+
+def test_proxy_events_carry_multi_value_headers_and_query_strings() -> None:
+    event = build_event(
+        method="GET",
+        raw_path="/users?limit=5&tag=a&tag=b&empty=",
+        headers=[("Host", "127.0.0.1:3000"), ("X-Thing", "1"), ("X-Thing", "2")],
+        body=b"",
+        route=route("/users"),
+        path_parameters={},
+        source_ip="127.0.0.1",
+        stage="v1",
+    )
+
+    assert event["queryStringParameters"] == {"limit": "5", "tag": "b", "empty": ""}
+    assert event["multiValueQueryStringParameters"]["tag"] == ["a", "b"]
+    assert event["headers"]["X-Thing"] == "2"
+    assert event["multiValueHeaders"]["X-Thing"] == ["1", "2"]
+    assert event["body"] is None
+    assert event["pathParameters"] is None
+    context = event["requestContext"]
+    assert context["stage"] == "v1"
+    assert context["path"] == "/v1/users"
+    assert context["resourcePath"] == "/users"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert context["requestId"]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "encoded"),
+    [
+        (b'{"a": 1}', "application/json", False),
+        ("héllo".encode(), "text/plain", False),
+        (b"\x89PNG\r\n\x1a\n\x00", "image/png", True),
+        (b"\xff\xfe", "application/json", True),
+    ],
+)
+def test_binary_bodies_are_base64(body: bytes, content_type: str, encoded: bool) -> None:
+    event = build_event(
+        method="POST",
+        raw_path="/uploads",
+        headers=[("Content-Type", content_type)],
+        body=body,
+        route=route("/uploads"),
+        path_parameters={},
+        source_ip="127.0.0.1",
+        stage="v1",
+    )
+
+    assert event["isBase64Encoded"] is encoded
+    decoded = base64.b64decode(event["body"]) if encoded else event["body"].encode()
+    assert decoded == body
+
+
+BATCH = {"m1", "m2", "m3"}
+
+
+@pytest.mark.parametrize(
+    ("response", "kept"),
+    [
+        ({"batchItemFailures": []}, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "m2"}]}, {"m2"}),
+        (None, set()),
+        ({"batchItemFailures": [{"itemIdentifier": "unknown"}]}, BATCH),
+        ({"batchItemFailures": [{"itemIdentifier": ""}]}, BATCH),
+        ({"batchItemFailures": "m1"}, BATCH),
+        ("ok", BATCH),
+    ],
+)
+def test_partial_batch_responses_as_lambda_reads_them(response: Any, kept: set[str]) -> None:
+    assert failed_message_ids(response, BATCH) == kept
+
+
+def test_sqs_records_have_the_event_source_mapping_shape() -> None:
+    record = sqs_record(
+        {
+            "MessageId": "m1",
+            "ReceiptHandle": "r1",
+            "Body": "{}",
+            "Attributes": {"ApproximateReceiveCount": "2"},
+            "MessageAttributes": {"kind": {"StringValue": "x", "DataType": "String"}},
+        },
+        "arn:aws:sqs:us-east-1:123456789012:q",
+        "us-east-1",
+    )
+
+    assert record["messageId"] == "m1"
+    assert record["eventSource"] == "aws:sqs"
+    assert record["attributes"]["ApproximateReceiveCount"] == "2"
+    assert record["messageAttributes"]["kind"]["stringValue"] == "x"
+    assert record["md5OfBody"] == "99914b932bd37a50b983c5e7c90ae93b"
+
+
+class FailingPool:
+    function = "S3HandlerFunction"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def invoke(self, event: Any) -> Any:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise InvocationError("ClientError: throttled")
+        return None
+
+
+def test_async_invocation_retries_then_succeeds() -> None:
+    pool = FailingPool(failures=2)
+    sent: list[dict[str, Any]] = []
+
+    invoke_async(pool, {"Records": []}, retries=2, on_failure=sent.append, delay=0)  # type: ignore[arg-type]
+
+    assert pool.calls == 3
+    assert sent == []
+
+
+def test_async_invocation_past_its_retries_goes_to_the_on_failure_destination() -> None:
+    pool = FailingPool(failures=99)
+    sent: list[dict[str, Any]] = []
+    event = {"Records": [{"s3": {"object": {"key": "uploads/a"}}}]}
+
+    invoke_async(pool, event, retries=2, on_failure=sent.append, delay=0)  # type: ignore[arg-type]
+
+    assert pool.calls == 3
+    (record,) = sent
+    assert record["requestPayload"] == event
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["responsePayload"] == {"errorType": "ClientError", "errorMessage": "throttled"}
+    json.dumps(record)
+
+
+def test_sequencers_grow_in_emission_order() -> None:
+    sequencer = Sequencer()
+    values = [sequencer.next() for _ in range(1000)]
+
+    assert values == sorted(values)
+    assert len(set(values)) == 1000
