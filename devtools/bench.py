@@ -1,0 +1,435 @@
+"""`make bench`: cold starts, warm latencies, AWS calls per unit of work and artifact sizes, in
+one run, each against a budget set relative to a floor measured in the same run.
+
+- Cold start: a fresh Python process imports a handler and serves its first event, timed
+  inside the process (interpreter start-up excluded), against a moto server on loopback with
+  the template's resources. The function's own src/ is a copy without bytecode, as in Lambda;
+  libraries use compiled bytecode, as the sourceless layer does. Runs alternate with the
+  floor: a process that creates a boto3 DynamoDB client and does one GetItem.
+- Warm: hundreds of invocations in this process; median and p99.
+- AWS calls: counted at botocore's HTTP layer (before-send), per request type, per SQS message,
+  per S3 object.
+- Artifacts: `sam build` into a temporary directory.
+
+Results print as a table and go to bench-results/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench-results" / "bench.json"
+
+COLD_DRIVER = """
+import json, sys, time
+started = time.perf_counter()
+{body}
+print(json.dumps({{"ms": (time.perf_counter() - started) * 1000}}))
+"""
+HANDLER_BODY = """
+import importlib
+event = json.loads(sys.argv[1])
+module, name = sys.argv[2].rsplit(".", 1)
+class Context:
+    function_name = "bench"; aws_request_id = "cold"; memory_limit_in_mb = 512
+    def get_remaining_time_in_millis(self): return 10_000
+response = getattr(importlib.import_module(module), name)(event, Context())
+assert "errorMessage" not in json.dumps(response), response
+"""
+FLOOR_BODY = """
+import boto3, os
+client = boto3.client("dynamodb")
+client.get_item(TableName=os.environ["USERS_TABLE"], Key={"userId": {"S": sys.argv[1]}})
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def emulator() -> Iterator[str]:
+    import logging  # noqa: PLC0415
+
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+class WarmContext:
+    function_name, aws_request_id, memory_limit_in_mb = "bench", "warm", 512
+
+
+def timed(
+    handler: Callable[..., Any], make_event: Callable[[], Any], count: int
+) -> dict[str, float]:
+    """Median and p99 (ms) of `count` invocations, events made beforehand."""
+    events = [make_event() for _ in range(count)]
+    durations = []
+    for event in events:
+        started = time.perf_counter()
+        handler(event, WarmContext())
+        durations.append((time.perf_counter() - started) * 1000)
+    return summary(durations)
+
+
+def summary(durations: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(durations), "p99": percentile(durations, 0.99)}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+class Bench:
+    def __init__(self, endpoint: str, runs: int, warm: int) -> None:
+        import boto3  # noqa: PLC0415
+
+        from devtools.resources import STACK, create_resources  # noqa: PLC0415
+        from devtools.template import Evaluator, function_environment, load_template  # noqa: PLC0415
+
+        self.endpoint, self.runs, self.warm = endpoint, runs, warm
+        self.template = load_template()
+        self.physical = create_resources(self.template, boto3.client)
+        evaluator = Evaluator(self.template, self.physical, stack_name=STACK)
+        self.functions = {
+            name: resource["Properties"]["Handler"]
+            for name, resource in self.template["Resources"].items()
+            if resource["Type"] == "AWS::Serverless::Function"
+        }
+        self.environments = {
+            name: {k: str(evaluator.resolve(v)) for k, v in function_environment(name).items()}
+            for name in self.functions
+        }
+        self.boto3 = boto3
+        self.results: dict[str, Any] = {}
+
+    # --- events -----------------------------------------------------------------------------
+    def seed_user(self) -> str:
+        from src.core.clock import utc_now  # noqa: PLC0415
+        from src.models.users import User  # noqa: PLC0415
+        from src.repositories.users import UserRepository  # noqa: PLC0415
+
+        user_id = str(uuid.uuid4())
+        repository = UserRepository(self.boto3.client("dynamodb"), self.physical["UsersTable"])
+        repository.create(
+            User(userId=user_id, email=f"{user_id}@example.com", name="Bench", createdAt=utc_now())
+        )
+        return user_id
+
+    def api_event(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """A copy of events/api_get_user.json with this method, path and body."""
+        event: dict[str, Any] = json.loads((ROOT / "events" / "api_get_user.json").read_text())
+        parts = path.strip("/").split("/")
+        event["resource"] = "/users/{userId}" if len(parts) == 2 else path
+        event["pathParameters"] = {"userId": parts[1]} if len(parts) == 2 else None
+        event["path"] = event["requestContext"]["path"] = path
+        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+        event["requestContext"]["requestId"] = str(uuid.uuid4())
+        if body is not None:
+            event["body"] = json.dumps(body)
+            event["headers"]["Content-Type"] = "application/json"
+        return event
+
+    def sqs_event(self, count: int) -> dict[str, Any]:
+        """A copy of events/sqs_order_created.json with `count` fresh creations."""
+        template = json.loads((ROOT / "events" / "sqs_order_created.json").read_text())
+        record = template["Records"][0]
+        records = []
+        for _ in range(count):
+            body = json.loads(record["body"])
+            body["orderId"] = f"o-{uuid.uuid4().hex}"
+            records.append({**record, "messageId": str(uuid.uuid4()), "body": json.dumps(body)})
+        return {"Records": records}
+
+    def s3_event(self) -> dict[str, Any]:
+        s3 = self.boto3.client("s3")
+        bucket = self.physical["UploadsBucket"]
+        key = f"uploads/{uuid.uuid4().hex}/records.json"
+        etag = s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps([{"n": i} for i in range(100)]).encode(),
+            ContentType="application/json",
+        )["ETag"]
+        return {
+            "Records": [
+                {
+                    "eventTime": "2026-11-27T12:00:00.000Z",
+                    "eventName": "ObjectCreated:Put",
+                    "s3": {
+                        "bucket": {"name": bucket},
+                        "object": {
+                            "key": key,
+                            "size": 1000,
+                            "eTag": etag.strip('"'),
+                            "sequencer": f"{time.time_ns():020X}",
+                        },
+                    },
+                }
+            ]
+        }
+
+    # --- cold starts ---------------------------------------------------------------------------
+    def cold(self) -> None:
+        user_id = self.seed_user()
+        events = {
+            "ApiFunction": lambda: self.api_event("GET", f"/users/{user_id}"),
+            "SqsHandlerFunction": lambda: self.sqs_event(10),
+            "S3HandlerFunction": self.s3_event,
+        }
+        samples: dict[str, list[float]] = {name: [] for name in [*self.functions, "floor"]}
+        with tempfile.TemporaryDirectory() as code:
+            shutil.copytree(
+                ROOT / "src", Path(code) / "src", ignore=shutil.ignore_patterns("__pycache__")
+            )
+            for _ in range(self.runs):
+                for name, handler in self.functions.items():
+                    samples[name].append(
+                        self._process(
+                            code, name, HANDLER_BODY, [json.dumps(events[name]()), handler]
+                        )
+                    )
+                    samples["floor"].append(
+                        self._process(code, "ApiFunction", FLOOR_BODY, [user_id])
+                    )
+        self.results["cold_ms"] = {name: statistics.median(v) for name, v in samples.items()}
+        self.results["cold_runs"] = {name: len(v) for name, v in samples.items()}
+
+    def _process(self, code: str, function: str, body: str, argv: list[str]) -> float:
+        environment = {
+            "PATH": os.environ["PATH"],
+            "PYTHONPATH": code,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            **self.environments[function],
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", COLD_DRIVER.format(body=body), *argv],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        ms: float = json.loads(result.stdout.strip().splitlines()[-1])["ms"]
+        return ms
+
+    # --- warm invocations and AWS calls -------------------------------------------------------
+    def warm_and_calls(self) -> None:
+        for environment in self.environments.values():
+            os.environ.update(environment)
+        os.environ["LOG_LEVEL"] = "WARNING"
+        from src.core import aws  # noqa: PLC0415
+        from src.handlers import api_handler, s3_handler, sqs_handler  # noqa: PLC0415
+
+        calls: list[str] = []
+        for client in (aws.dynamodb_client(), aws.sns_client(), aws.s3_client()):
+            client.meta.events.register("before-send", lambda **kw: calls.append(kw["request"].url))
+        user_id = self.seed_user()
+        api = api_handler.handler
+
+        def new_user() -> dict[str, Any]:
+            email = f"u-{uuid.uuid4().hex}@example.com"
+            return self.api_event("POST", "/users", {"email": email, "name": "B"})
+
+        def get_user() -> dict[str, Any]:
+            return self.api_event("GET", f"/users/{user_id}")
+
+        self.results["warm_ms"] = {
+            **self._get_against_floor(api, get_user, user_id),
+            "POST /users": timed(api, new_user, self.warm),
+            "SQS batch of 10": timed(
+                sqs_handler.handler, lambda: self.sqs_event(10), self.warm // 10
+            ),
+            "S3 JSON object": timed(s3_handler.handler, self.s3_event, self.warm // 5),
+        }
+
+        def counted(handler: Callable[..., Any], event: Any) -> int:
+            calls.clear()
+            handler(event, WarmContext())
+            return len(calls)
+
+        self.results["aws_calls"] = {
+            "GET /users/{id}": counted(api, get_user()),
+            "POST /users": counted(api, new_user()),
+            "PUT /users/{id}": counted(api, self.api_event("PUT", f"/users/{user_id}", {"age": 1})),
+            "GET /users": counted(api, self.api_event("GET", "/users")),
+            "SQS batch of 10 order_created": counted(sqs_handler.handler, self.sqs_event(10)),
+            "S3 JSON object": counted(s3_handler.handler, self.s3_event()),
+        }
+
+    def _get_against_floor(
+        self, api: Callable[..., Any], get_user: Callable[[], Any], user_id: str
+    ) -> dict[str, dict[str, float]]:
+        """GET /users/{id} and the floor's GetItem, run alternately so that both see the same
+        machine."""
+        floor_client = self.boto3.client("dynamodb")
+        table = self.physical["UsersTable"]
+
+        def floor(event: Any, context: Any) -> Any:
+            return floor_client.get_item(TableName=table, Key={"userId": {"S": user_id}})
+
+        get_times: list[float] = []
+        floor_times: list[float] = []
+        pairs: list[tuple[Callable[..., Any], Callable[[], Any], list[float]]] = [
+            (api, get_user, get_times),
+            (floor, dict, floor_times),
+        ]
+        for _ in range(self.warm):
+            for handler, make_event, times in pairs:
+                event: Any = make_event()
+                started = time.perf_counter()
+                handler(event, WarmContext())
+                times.append((time.perf_counter() - started) * 1000)
+        return {"GET /users/{id}": summary(get_times), "floor GetItem": summary(floor_times)}
+
+    # --- artifacts ------------------------------------------------------------------------------
+    def artifacts(self) -> None:
+        with tempfile.TemporaryDirectory() as target:
+            subprocess.run(
+                [str(Path(sys.executable).parent / "sam"), "build", "--build-dir", target],
+                cwd=ROOT,
+                env={
+                    **os.environ,
+                    "SAM_CLI_TELEMETRY": "0",
+                    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                },
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
+            sizes = {
+                path.name: sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+                for path in Path(target).iterdir()
+                if path.is_dir()
+            }
+        self.results["artifact_bytes"] = sizes
+
+
+def budgets(results: dict[str, Any]) -> list[tuple[str, float, float, str]]:
+    """(what, measured, budget, unit) for every budget of the performance issue."""
+    cold, warm, calls = results["cold_ms"], results["warm_ms"], results["aws_calls"]
+    floor = cold["floor"]
+    return [
+        ("API cold start / floor", cold["ApiFunction"] / floor, 1.5, "x"),
+        ("SQS cold start / floor", cold["SqsHandlerFunction"] / floor, 1.6, "x"),
+        ("S3 cold start / floor", cold["S3HandlerFunction"] / floor, 1.6, "x"),
+        (
+            "warm GET /users/{id} / floor GetItem",
+            warm["GET /users/{id}"]["median"] / warm["floor GetItem"]["median"],
+            1.2,
+            "x",
+        ),
+        (
+            "AWS calls, SQS batch of 10 with notifications",
+            calls["SQS batch of 10 order_created"],
+            12,
+            "calls",
+        ),
+        ("AWS calls, GET /users/{id}", calls["GET /users/{id}"], 1, "calls"),
+        ("AWS calls, POST /users", calls["POST /users"], 1, "calls"),
+        ("all artifacts (MB, layer once)", sum(results["artifact_bytes"].values()) / 1e6, 40, "MB"),
+    ]
+
+
+def report(results: dict[str, Any]) -> bool:
+    runs = results["cold_runs"]
+    print(
+        f"\ncold start (ms): median of {runs['ApiFunction']} runs per function, each followed"
+        f" by a floor run ({runs['floor']} in all)"
+    )
+    for name, value in results["cold_ms"].items():
+        print(f"  {name:28} {value:8.1f}")
+    print("warm invocations (ms)")
+    for name, value in results["warm_ms"].items():
+        print(f"  {name:28} median {value['median']:7.2f}   p99 {value['p99']:7.2f}")
+    print("AWS calls per unit of work")
+    for name, value in results["aws_calls"].items():
+        print(f"  {name:34} {value}")
+    print("artifacts (bytes)")
+    for name, value in results["artifact_bytes"].items():
+        print(f"  {name:28} {value:>12,}")
+    print("\nbudgets")
+    ok = True
+    for what, measured, budget, unit in budgets(results):
+        passed = measured <= budget
+        ok &= passed
+        print(
+            f"  {'ok  ' if passed else 'OVER'} {what:48} {measured:8.2f} {unit} (budget {budget:g})"
+        )
+    results["budgets"] = [
+        {"what": w, "measured": m, "budget": b, "unit": u, "ok": m <= b}
+        for w, m, b, u in budgets(results)
+    ]
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9, help="cold starts per function (>= 7)")
+    parser.add_argument("--warm", type=int, default=300, help="warm invocations per API route")
+    parser.add_argument("--no-build", action="store_true", help="skip the sam build")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        os.environ.setdefault(name, value)
+    with emulator() as endpoint:
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        bench = Bench(endpoint, args.runs, args.warm)
+        bench.cold()
+        # The functions' metric lines (EMF, on stdout) would bury the report.
+        with contextlib.redirect_stdout(io.StringIO()):
+            bench.warm_and_calls()
+    if not args.no_build:
+        bench.artifacts()
+    else:
+        bench.results["artifact_bytes"] = {}
+    ok = report(bench.results)
+    bench.results["seconds"] = time.perf_counter() - started
+    bench.results["machine"] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(bench.results, indent=2) + "\n")
+    print(f"\n{bench.results['seconds']:.0f} s; results in {args.results}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
