@@ -3,9 +3,11 @@ one run, each against a budget set relative to a floor measured in the same run.
 
 - Cold start: a fresh Python process imports a handler and serves its first event, timed
   inside the process (interpreter start-up excluded), against a moto server on loopback with
-  the template's resources. The function's own src/ is a copy without bytecode, as in Lambda;
-  libraries use compiled bytecode, as the sourceless layer does. Runs alternate with the
-  floor: a process that creates a boto3 DynamoDB client and does one GetItem.
+  the template's resources. The process sees what Lambda's would: the base interpreter, the
+  runtime requirements plus boto3 installed apart (bench-results/site-*, compiled, not the dev
+  venv, whose extra packages such as pyOpenSSL and awscrt botocore would import), and a copy of
+  src/ without bytecode. Runs alternate with the floor: a process that creates a boto3
+  DynamoDB client and does one GetItem.
 - Warm: hundreds of invocations in this process; median and p99.
 - AWS calls: counted at botocore's HTTP layer (before-send), per request type, per SQS message,
   per S3 object.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -57,6 +60,45 @@ import boto3, os
 client = boto3.client("dynamodb")
 client.get_item(TableName=os.environ["USERS_TABLE"], Key={"userId": {"S": sys.argv[1]}})
 """
+
+
+def base_python() -> str:
+    """The interpreter the venv was made from: no dev packages on its path."""
+    return str(getattr(sys, "_base_executable", sys.executable))
+
+
+def runtime_site() -> Path:
+    """requirements.txt plus boto3 (what the Lambda runtime adds), installed for this machine
+    apart from the dev venv; reused while requirements.txt and the boto3 pin stay the same."""
+    pins = [
+        line.strip()
+        for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+        if line.startswith(("boto3==", "botocore=="))
+    ]
+    key = hashlib.sha256(((ROOT / "requirements.txt").read_text() + "".join(pins)).encode())
+    site = ROOT / "bench-results" / f"site-{key.hexdigest()[:12]}"
+    if not site.exists():
+        staging = site.with_suffix(".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--target",
+                str(staging),
+                "-r",
+                str(ROOT / "requirements.txt"),
+                *pins,
+            ],
+            check=True,
+            timeout=600,
+        )
+        staging.rename(site)
+    return site
 
 
 def _free_port() -> int:
@@ -226,7 +268,7 @@ class Bench:
     def _process(self, code: str, function: str, body: str, argv: list[str]) -> float:
         environment = {
             "PATH": os.environ["PATH"],
-            "PYTHONPATH": code,
+            "PYTHONPATH": f"{code}{os.pathsep}{runtime_site()}",
             "PYTHONDONTWRITEBYTECODE": "1",
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": "bench",
@@ -236,7 +278,7 @@ class Bench:
             **self.environments[function],
         }
         result = subprocess.run(
-            [sys.executable, "-c", COLD_DRIVER.format(body=body), *argv],
+            [base_python(), "-s", "-c", COLD_DRIVER.format(body=body), *argv],
             env=environment,
             capture_output=True,
             text=True,
