@@ -236,8 +236,14 @@ class Evaluator:
         if function == "Fn::Equals":
             left, right = (self.resolve(item) for item in argument)
             return bool(str(left) == str(right))
+        if function == "Fn::FindInMap":
+            return bool(self._find_in_map(argument))
         if function == "Fn::Not":
             return not self._truth(argument[0])
+        if function == "Fn::And":
+            return all(self._truth(item) for item in argument)
+        if function == "Fn::Or":
+            return any(self._truth(item) for item in argument)
         if function == "Condition":
             return self.condition(argument)
         raise ValueError(f"condition function {function} not supported")
@@ -267,7 +273,7 @@ class Evaluator:
         return self.resolve(when_true if self.condition(name) else when_false)
 
     def _find_in_map(self, argument: list[Any]) -> Any:
-        mapping, top, second = (self.resolve(item) for item in argument)
+        mapping, top, second = (str(self.resolve(item)) for item in argument)
         return self._template["Mappings"][mapping][top][second]
 
     def _get_att(self, argument: list[str]) -> str:

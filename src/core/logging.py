@@ -94,6 +94,12 @@ def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
     return wrapper
 
 
+def mark_cold_start() -> None:
+    """The next invocation starts an execution environment (a SnapStart restore, say)."""
+    global _cold_start  # noqa: PLW0603 - one flag per execution environment
+    _cold_start = True
+
+
 def current_request_id() -> str | None:
     """The request id of the invocation being served, if any."""
     invocation = _current.get()

@@ -18,6 +18,7 @@ from src.core.aws import dynamodb_client, s3_client
 from src.core.config import ApiSettings
 from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
+from src.core.snapstart import register_restore_hooks
 from src.handlers import docs
 from src.handlers.http import create_resolver, openapi_document, responses, with_cors_origin
 from src.models.orders import Order
@@ -177,6 +178,9 @@ def docs_asset(asset: str) -> Response[Any]:
     if found is None:
         raise NotFound("not found")
     return found
+
+
+register_restore_hooks(user_service, order_service, upload_service, dynamodb_client, s3_client)
 
 
 @lambda_entry

@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus
 from src.core.aws import dynamodb_client, s3_client
 from src.core.config import UploadProcessorSettings
 from src.core.logging import configure_logging, lambda_entry
+from src.core.snapstart import register_restore_hooks
 from src.models.uploads import ChangeKind, ObjectChange
 from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services.uploads import UploadService
@@ -81,6 +82,9 @@ def process_event(event: dict[str, Any], service: UploadService) -> dict[str, An
         )
         outcomes.append({"objectKey": change.object_key, "outcome": outcome.value})
     return {"processed": outcomes}
+
+
+register_restore_hooks(upload_service, dynamodb_client, s3_client)
 
 
 @lambda_entry

@@ -23,6 +23,7 @@ from src.core.aws import dynamodb_client, sns_client
 from src.core.config import OrderConsumerSettings
 from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
 from src.core.logging import configure_logging, lambda_entry
+from src.core.snapstart import register_restore_hooks
 from src.models.orders import OrderNotification, parse_order_message
 from src.repositories.notifications import SnsNotificationPublisher
 from src.repositories.orders import OrderRepository
@@ -101,6 +102,9 @@ def process_batch(event: dict[str, Any], service: OrderService) -> dict[str, Any
 def _receive_count(record: SQSRecord) -> int | None:
     count = record.attributes.approximate_receive_count
     return int(count) if count else None
+
+
+register_restore_hooks(order_service, dynamodb_client, sns_client)
 
 
 @lambda_entry
