@@ -25,7 +25,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,17 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from devtools.lambda_events import LambdaContext, api_event, load_event
+from devtools.resources import (
+    create_resources,
+    free_port,
+    function_environments,
+    function_handlers,
+    start_moto_server,
+    use_emulator_credentials,
+)
+from devtools.template import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results" / "bench.json"
@@ -101,31 +111,14 @@ def runtime_site() -> Path:
     return site
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def emulator() -> Iterator[str]:
-    import logging  # noqa: PLC0415
-
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
-
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
-    server.start()
+    server = start_moto_server(free_port())
     host, port = server.get_host_and_port()
     try:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
-
-
-class WarmContext:
-    function_name, aws_request_id, memory_limit_in_mb = "bench", "warm", 512
 
 
 def timed(
@@ -136,7 +129,7 @@ def timed(
     durations = []
     for event in events:
         started = time.perf_counter()
-        handler(event, WarmContext())
+        handler(event, LambdaContext(function_name="bench"))
         durations.append((time.perf_counter() - started) * 1000)
     return summary(durations)
 
@@ -154,22 +147,11 @@ class Bench:
     def __init__(self, endpoint: str, runs: int, warm: int) -> None:
         import boto3  # noqa: PLC0415
 
-        from devtools.resources import STACK, create_resources  # noqa: PLC0415
-        from devtools.template import Evaluator, function_environment, load_template  # noqa: PLC0415
-
         self.endpoint, self.runs, self.warm = endpoint, runs, warm
         self.template = load_template()
         self.physical = create_resources(self.template, boto3.client)
-        evaluator = Evaluator(self.template, self.physical, stack_name=STACK)
-        self.functions = {
-            name: resource["Properties"]["Handler"]
-            for name, resource in self.template["Resources"].items()
-            if resource["Type"] == "AWS::Serverless::Function"
-        }
-        self.environments = {
-            name: {k: str(evaluator.resolve(v)) for k, v in function_environment(name).items()}
-            for name in self.functions
-        }
+        self.functions = function_handlers(self.template)
+        self.environments = function_environments(self.template, self.physical)
         self.boto3 = boto3
         self.results: dict[str, Any] = {}
 
@@ -186,23 +168,9 @@ class Bench:
         )
         return user_id
 
-    def api_event(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        """A copy of events/api_get_user.json with this method, path and body."""
-        event: dict[str, Any] = json.loads((ROOT / "events" / "api_get_user.json").read_text())
-        parts = path.strip("/").split("/")
-        event["resource"] = "/users/{userId}" if len(parts) == 2 else path
-        event["pathParameters"] = {"userId": parts[1]} if len(parts) == 2 else None
-        event["path"] = event["requestContext"]["path"] = path
-        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
-        event["requestContext"]["requestId"] = str(uuid.uuid4())
-        if body is not None:
-            event["body"] = json.dumps(body)
-            event["headers"]["Content-Type"] = "application/json"
-        return event
-
     def sqs_event(self, count: int) -> dict[str, Any]:
         """A copy of events/sqs_order_created.json with `count` fresh creations."""
-        template = json.loads((ROOT / "events" / "sqs_order_created.json").read_text())
+        template = load_event("sqs_order_created.json")
         record = template["Records"][0]
         records = []
         for _ in range(count):
@@ -243,7 +211,7 @@ class Bench:
     def cold(self) -> None:
         user_id = self.seed_user()
         events = {
-            "ApiFunction": lambda: self.api_event("GET", f"/users/{user_id}"),
+            "ApiFunction": lambda: api_event("GET", f"/users/{user_id}"),
             "SqsHandlerFunction": lambda: self.sqs_event(10),
             "S3HandlerFunction": self.s3_event,
         }
@@ -304,10 +272,10 @@ class Bench:
 
         def new_user() -> dict[str, Any]:
             email = f"u-{uuid.uuid4().hex}@example.com"
-            return self.api_event("POST", "/users", {"email": email, "name": "B"})
+            return api_event("POST", "/users", {"email": email, "name": "B"})
 
         def get_user() -> dict[str, Any]:
-            return self.api_event("GET", f"/users/{user_id}")
+            return api_event("GET", f"/users/{user_id}")
 
         self.results["warm_ms"] = {
             **self._get_against_floor(api, get_user, user_id),
@@ -320,14 +288,14 @@ class Bench:
 
         def counted(handler: Callable[..., Any], event: Any) -> int:
             calls.clear()
-            handler(event, WarmContext())
+            handler(event, LambdaContext(function_name="bench"))
             return len(calls)
 
         self.results["aws_calls"] = {
             "GET /users/{id}": counted(api, get_user()),
             "POST /users": counted(api, new_user()),
-            "PUT /users/{id}": counted(api, self.api_event("PUT", f"/users/{user_id}", {"age": 1})),
-            "GET /users": counted(api, self.api_event("GET", "/users")),
+            "PUT /users/{id}": counted(api, api_event("PUT", f"/users/{user_id}", {"age": 1})),
+            "GET /users": counted(api, api_event("GET", "/users")),
             "SQS batch of 10 order_created": counted(sqs_handler.handler, self.sqs_event(10)),
             "S3 JSON object": counted(s3_handler.handler, self.s3_event()),
         }
@@ -353,7 +321,7 @@ class Bench:
             for handler, make_event, times in pairs:
                 event: Any = make_event()
                 started = time.perf_counter()
-                handler(event, WarmContext())
+                handler(event, LambdaContext(function_name="bench"))
                 times.append((time.perf_counter() - started) * 1000)
         return {"GET /users/{id}": summary(get_times), "floor GetItem": summary(floor_times)}
 
@@ -446,13 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
-    }.items():
-        os.environ.setdefault(name, value)
+    use_emulator_credentials()
     with emulator() as endpoint:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         bench = Bench(endpoint, args.runs, args.warm)

@@ -1,13 +1,23 @@
-"""Create in an emulator the resources template.yaml declares, from the template itself: tables
-with their keys and indexes, queues with their attributes and redrive policies, topics and
-buckets. Used by `make invoke` (moto in-process) and `make dev` (moto server)."""
+"""The template's functions and resources in an emulator, for `make invoke` (moto in-process),
+`make dev` and `make bench` (moto server): the emulator itself, the resources template.yaml
+declares (tables with their keys and indexes, queues with their attributes and redrive
+policies, topics, buckets) created from the template, and each function's handler and
+environment as the template gives them."""
 
 from __future__ import annotations
 
 import json
+import logging
+import os
+import socket
 from typing import Any
 
-from devtools.template import Evaluator, create_table_request
+from devtools.template import (
+    Evaluator,
+    create_table_request,
+    function_environment,
+    resources_of_type,
+)
 
 # The development stack's name (samconfig.toml), so that names computed from it, like the
 # uploads bucket's, match the sample events in events/.
@@ -88,3 +98,57 @@ def _create_queue(
     physical[logical_id] = url
     physical[f"{logical_id}.Arn"] = arn["QueueArn"]
     physical[f"{logical_id}.QueueName"] = name
+
+
+def use_emulator_credentials(region: str = "us-east-1") -> None:
+    """Credentials and region for an emulator (which accepts any), unless some are set."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+    }.items():
+        os.environ.setdefault(name, value)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_moto_server(port: int) -> Any:
+    """moto in server mode on 127.0.0.1:`port`, started; stop() it when done."""
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
+
+    # The emulator's request log would drown everything else.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server
+
+
+def function_handlers(template: dict[str, Any]) -> dict[str, str]:
+    """Function logical id -> its Handler."""
+    return {
+        name: properties["Handler"]
+        for name, properties in resources_of_type("AWS::Serverless::Function").items()
+        if name in template["Resources"]
+    }
+
+
+def function_environments(
+    template: dict[str, Any], physical: dict[str, str]
+) -> dict[str, dict[str, str]]:
+    """Function logical id -> the environment variables it gets, resolved against the
+    resources in `physical` (as created by create_resources)."""
+    evaluator = Evaluator(template, physical, stack_name=STACK)
+    return {
+        name: {
+            variable: str(evaluator.resolve(value))
+            for variable, value in function_environment(name).items()
+        }
+        for name in function_handlers(template)
+    }

@@ -71,11 +71,6 @@ def create_table_request(properties: dict[str, Any], table_name: str) -> dict[st
     for index_kind in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
         if index_kind in properties:
             request[index_kind] = properties[index_kind]
-    if "StreamSpecification" in properties:
-        request["StreamSpecification"] = {
-            "StreamEnabled": True,
-            **properties["StreamSpecification"],
-        }
     return request
 
 

@@ -4,13 +4,10 @@ events/."""
 
 from __future__ import annotations
 
-import copy
 import json
 import os
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 # Set before any handler module is imported: handlers read their settings once, at import.
@@ -38,16 +35,14 @@ import boto3  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
+from devtools.lambda_events import (  # noqa: E402 - load_event is re-exported for the tests
+    LambdaContext,
+    api_event,
+    load_event,
+)
+
+__all__ = ["LambdaContext", "load_event"]
 from devtools.template import create_table_request, resources_of_type  # noqa: E402
-
-EVENTS = Path(__file__).resolve().parent.parent / "events"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    """A copy of the sample event events/<name>."""
-    with (EVENTS / name).open() as handle:
-        event: dict[str, Any] = json.load(handle)
-    return event
 
 
 @pytest.fixture
@@ -191,19 +186,6 @@ def json_logs() -> Iterator[JsonLogs]:
     handler.setStream(previous)
 
 
-@dataclass
-class LambdaContext:
-    function_name: str = "ApiFunction"
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:ApiFunction"
-    log_group_name: str = "/aws/lambda/ApiFunction"
-    log_stream_name: str = "2026/11/27/[$LATEST]0123456789abcdef"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 10_000
-
-
 @pytest.fixture
 def lambda_context() -> LambdaContext:
     return LambdaContext()
@@ -240,45 +222,8 @@ class ApiClient:
         response = api_handler.handler(event, self._context_factory())
         return self.parse(response)
 
-    @staticmethod
-    def event(
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        query: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-        raw_body: str | None = None,
-    ) -> dict[str, Any]:
-        parts = path.strip("/").split("/")
-        if len(parts) == 2 and parts[0] == "users":
-            event = load_event("api_get_user.json")
-            event["resource"] = "/users/{userId}"
-            event["pathParameters"] = {"userId": parts[1]}
-        else:
-            event = load_event("api_list_users.json")
-            event["resource"] = path
-            event["pathParameters"] = None
-        event["path"] = path
-        event["httpMethod"] = method
-        event["requestContext"]["httpMethod"] = method
-        event["requestContext"]["resourcePath"] = event["resource"]
-        event["requestContext"]["path"] = "/v1" + path
-        event["requestContext"]["requestId"] = str(uuid.uuid4())
-        event["queryStringParameters"] = query
-        event["multiValueQueryStringParameters"] = (
-            {key: [value] for key, value in query.items()} if query else None
-        )
-        all_headers = copy.deepcopy(event["headers"])
-        if body is not None or raw_body is not None:
-            all_headers["Content-Type"] = "application/json"
-        all_headers.update(headers or {})
-        event["headers"] = all_headers
-        event["multiValueHeaders"] = {key: [value] for key, value in all_headers.items()}
-        event["body"] = (
-            raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
-        )
-        return event
+    # The proxy event API Gateway sends for a request (shared with `make bench`).
+    event = staticmethod(api_event)
 
     @staticmethod
     def parse(response: dict[str, Any]) -> ApiResponse:

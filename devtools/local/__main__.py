@@ -8,7 +8,6 @@ local values, go to LOCAL_OUTPUTS_FILE (.aws-sam/local/outputs.json).
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import socket
@@ -27,8 +26,15 @@ from devtools.local.pollers import (
     queue_consumer,
     s3_notifications,
 )
-from devtools.resources import STACK, create_resources
-from devtools.template import Evaluator, function_environment, load_template
+from devtools.resources import (
+    STACK,
+    create_resources,
+    function_environments,
+    function_handlers,
+    start_moto_server,
+    use_emulator_credentials,
+)
+from devtools.template import Evaluator, load_template
 
 REGION = "us-east-1"
 # Shortened locally so a poison message reaches the DLQ (maxReceiveCount receives) in well
@@ -90,22 +96,15 @@ class LocalStack:
         return outputs
 
     def _start_emulator(self) -> str:
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        use_emulator_credentials(REGION)
+        # The event records the pollers build name this region: the emulator must use it.
         os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = REGION
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         _require_free(self.api_port, "LOCAL_API_PORT")
         if endpoint:
             return endpoint
         _require_free(self.aws_port, "LOCAL_AWS_PORT")
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
-
-        # The emulator's request log would drown the functions' logs.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._emulator = ThreadedMotoServer(
-            ip_address="127.0.0.1", port=self.aws_port, verbose=False
-        )
-        self._emulator.start()
+        self._emulator = start_moto_server(self.aws_port)
         endpoint = f"http://127.0.0.1:{self.aws_port}"
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         return endpoint
@@ -113,20 +112,14 @@ class LocalStack:
     def _start_functions(
         self, template: dict[str, Any], physical: dict[str, str], base_env: dict[str, str]
     ) -> None:
-        evaluator = Evaluator(template, physical, stack_name=STACK)
-        for name, resource in template["Resources"].items():
-            if resource["Type"] != "AWS::Serverless::Function":
-                continue
-            properties = resource["Properties"]
-            environment = {
-                variable: str(evaluator.resolve(value))
-                for variable, value in function_environment(name).items()
-            }
+        environments = function_environments(template, physical)
+        for name, handler in function_handlers(template).items():
+            properties = template["Resources"][name]["Properties"]
             timeout = properties.get("Timeout", template["Globals"]["Function"].get("Timeout", 3))
             self._pools[name] = FunctionPool(
                 name,
-                properties["Handler"],
-                {**base_env, **environment},
+                handler,
+                {**base_env, **environments[name]},
                 timeout=float(timeout),
                 size=API_CONCURRENCY if name == "ApiFunction" else 1,
             )
@@ -141,10 +134,8 @@ class LocalStack:
     def _start_event_sources(
         self, template: dict[str, Any], physical: dict[str, str], sqs: Any, clients: Any
     ) -> None:
-        for name, resource in template["Resources"].items():
-            if resource["Type"] != "AWS::Serverless::Function":
-                continue
-            properties = resource["Properties"]
+        for name in function_handlers(template):
+            properties = template["Resources"][name]["Properties"]
             for event in properties.get("Events", {}).values():
                 if event["Type"] == "SQS":
                     queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]

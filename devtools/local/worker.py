@@ -13,21 +13,9 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass
-class Context:
-    function_name: str
-    aws_request_id: str
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:local"
-    log_group_name: str = "local"
-    log_stream_name: str = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
+from devtools.lambda_events import LambdaContext
 
 
 def main() -> int:
@@ -41,7 +29,10 @@ def main() -> int:
         try:
             if handler is None:
                 handler = getattr(importlib.import_module(module_name), attribute)
-            response = handler(request["event"], Context(function, request["id"]))
+            response = handler(
+                request["event"],
+                LambdaContext(function_name=function, aws_request_id=request["id"]),
+            )
             json.dumps(response)  # what Lambda returns must be JSON
             reply["response"] = response
         except Exception as exc:

@@ -52,7 +52,3 @@ class OrderEventRejected(DomainError):
 
 class InvalidOrderMessage(OrderEventRejected):
     """The message is not a valid order event (not JSON, unknown type, schema violation)."""
-
-
-class UnsupportedUpload(InvalidRequest):
-    """An upload request for a file the service does not take."""

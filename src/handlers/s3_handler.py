@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from datetime import datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -63,10 +62,8 @@ def changes(event: dict[str, Any]) -> list[ObjectChange]:
                 kind=kind,
                 bucket=record["s3"]["bucket"]["name"],
                 key=unquote_plus(s3_object["key"]),  # S3 sends keys form-encoded ("+": space)
-                size=s3_object.get("size") or 0,  # removals carry no size
                 etag=s3_object.get("eTag"),
                 sequencer=s3_object["sequencer"],
-                event_time=datetime.fromisoformat(record["eventTime"]),
             )
         )
     return result

@@ -94,9 +94,14 @@ def process_batch(event: dict[str, Any], service: OrderService) -> dict[str, Any
     for message_id in unpublished:
         _count("unpublished")
         logger.warning("notification not published; retried", extra={"messageId": message_id})
-    order = [record["messageId"] for record in event["Records"]]
-    failed = sorted(set(failures) | unpublished, key=order.index)
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    failed = set(failures) | unpublished
+    return {
+        "batchItemFailures": [
+            {"itemIdentifier": record["messageId"]}
+            for record in event["Records"]
+            if record["messageId"] in failed
+        ]
+    }
 
 
 def _receive_count(record: SQSRecord) -> int | None:

@@ -117,8 +117,9 @@ class OrderChanges(BaseModel):
         return self
 
     def given(self) -> dict[str, Any]:
-        """The changed fields and their new values."""
-        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
+        """The changed fields and their new values, as stored: items as plain maps, amounts as
+        Decimal."""
+        return self.model_dump(mode="python", exclude_unset=True)
 
 
 class OrderUpdated(BaseModel):

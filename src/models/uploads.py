@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -74,10 +73,8 @@ class ObjectChange(BaseModel):
     kind: ChangeKind
     bucket: str
     key: str
-    size: int = 0
     etag: str | None = None
     sequencer: str
-    event_time: datetime
 
     @property
     def object_key(self) -> str:

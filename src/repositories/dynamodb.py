@@ -5,8 +5,28 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def to_item(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain values (str, Decimal, int, lists, dicts, sets) as DynamoDB attribute values."""
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def to_attribute(value: Any) -> Any:
+    return _serializer.serialize(value)
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute values as plain values (numbers as Decimal)."""
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
 
 # A transaction that collides with another one in flight is cancelled with TransactionConflict;
 # the other one's outcome decides ours, so retry briefly before giving up.

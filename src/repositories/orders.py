@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
 from src.core.errors import OrderNotFound
 from src.models.common import iso_utc
 from src.models.orders import (
@@ -25,6 +23,7 @@ from src.models.orders import (
     OrderStatus,
     OrderUpdated,
 )
+from src.repositories.dynamodb import from_item, to_attribute, to_item
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -36,9 +35,6 @@ ORDER_FIELDS = {
     "total": "#total",
     "shippingAddress": "#shippingAddress",
 }
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +52,8 @@ class Refused:
     current: StoredOrder | None
 
 
-def _attribute(value: Any) -> Any:
-    return _serializer.serialize(value)
-
-
 def _from_item(item: dict[str, Any]) -> StoredOrder:
-    plain = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    plain = from_item(item)
     applied = frozenset(plain.pop("appliedEvents", set()))
     return StoredOrder(order=Order.model_validate(plain), applied_events=applied)
 
@@ -89,7 +81,7 @@ class OrderRepository:
             total=event.total,
             createdAt=now,
         )
-        item = {key: _attribute(value) for key, value in _plain(order).items()}
+        item = to_item(order.model_dump(mode="python", exclude_none=True))
         item["appliedEvents"] = {"SS": [event_id]}
         return self._conditional(
             "put_item",
@@ -112,7 +104,7 @@ class OrderRepository:
         for field, value in changes.items():
             name = ORDER_FIELDS[field]
             names[name] = field
-            values[f":{field}"] = _attribute(_plain_value(value))
+            values[f":{field}"] = to_attribute(value)
             assignments.append(f"{name} = :{field}")
         # Exists (never created by an update), not cancelled (never reopened), not applied yet.
         condition = (
@@ -169,14 +161,3 @@ class OrderRepository:
             old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
             return Refused(_from_item(old) if old else None)
         return None
-
-
-def _plain(order: Order) -> dict[str, Any]:
-    """The order's attributes as DynamoDB stores them: Decimal numbers, ISO timestamps."""
-    return order.model_dump(mode="python", exclude_none=True)
-
-
-def _plain_value(value: Any) -> Any:
-    if isinstance(value, list):
-        return [item.model_dump(mode="python") for item in value]
-    return value

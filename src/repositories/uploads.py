@@ -9,23 +9,19 @@ the tombstone in the same transaction.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from src.models.uploads import UploadMetadata
-from src.repositories.dynamodb import transact_write
+from src.repositories.dynamodb import from_item, to_item, transact_write
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
-
-logger = logging.getLogger(__name__)
 
 TOMBSTONE_PREFIX = "tombstone#"
 # Longer than any event can arrive late: Lambda's asynchronous retries give up after the
@@ -35,9 +31,6 @@ TOMBSTONE_SECONDS = 2 * 24 * 3600
 # with zeros (S3 event docs); stored padded to a fixed width they compare as strings.
 SEQUENCER_WIDTH = 64
 NEWER = "attribute_not_exists(objectKey) OR #sequencer < :sequencer"
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 def normalise_sequencer(sequencer: str) -> str:
@@ -70,12 +63,9 @@ class MetadataRepository:
     def record(self, metadata: UploadMetadata, sequencer: str) -> Refused | None:
         """Store the object's metadata unless a newer event (creation or removal) is recorded.
         None when stored; Refused otherwise."""
-        item = {
-            key: _serializer.serialize(value)
-            for key, value in metadata.model_dump(mode="python", exclude_none=True).items()
-        }
-        item["sequencer"] = {"S": normalise_sequencer(sequencer)}
+        item = to_item(metadata.model_dump(mode="python", exclude_none=True))
         condition = self._newer(sequencer)
+        item["sequencer"] = condition["ExpressionAttributeValues"][":sequencer"]
         reasons = transact_write(
             self._client,
             [
@@ -117,7 +107,7 @@ class MetadataRepository:
                         "TableName": self._table,
                         "Item": {
                             "objectKey": {"S": TOMBSTONE_PREFIX + object_key},
-                            "sequencer": {"S": normalise_sequencer(sequencer)},
+                            "sequencer": condition["ExpressionAttributeValues"][":sequencer"],
                             "expiresAt": {"N": str(expires)},
                         },
                         **condition,
@@ -144,7 +134,7 @@ class MetadataRepository:
 
 
 def _from_item(item: dict[str, Any]) -> UploadMetadata:
-    plain = {key: _deserializer.deserialize(value) for key, value in item.items()}
+    plain = from_item(item)
     plain.pop("sequencer", None)
     return UploadMetadata.model_validate(plain)
 

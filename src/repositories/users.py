@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import logging
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,8 +24,6 @@ from src.repositories.dynamodb import transact_write
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
-
-logger = logging.getLogger(__name__)
 
 USER_KIND = "user"
 EMAIL_CLAIM_KIND = "email"

@@ -16,7 +16,6 @@ write: notifications are at least once, never lost.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,8 +36,6 @@ from src.models.orders import (
     fingerprint,
 )
 from src.repositories.orders import Refused, StoredOrder
-
-logger = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):

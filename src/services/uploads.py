@@ -13,7 +13,6 @@ Transient AWS errors propagate: Lambda retries the event, and every step is idem
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -43,8 +42,6 @@ from src.services.content import (
     analyse_image,
     count_json_records,
 )
-
-logger = logging.getLogger(__name__)
 
 EXTENSION_TYPES = {
     ".png": "image/png",

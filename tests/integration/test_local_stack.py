@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,14 +25,9 @@ import pytest
 import requests
 from PIL import Image
 
+from devtools.resources import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +43,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
         key: value for key, value in os.environ.items() if not key.startswith("AWS_ENDPOINT")
     }
     environment.update(
-        LOCAL_API_PORT=str(_free_port()),
-        LOCAL_AWS_PORT=str(_free_port()),
+        LOCAL_API_PORT=str(free_port()),
+        LOCAL_AWS_PORT=str(free_port()),
         LOCAL_OUTPUTS_FILE=str(outputs_file),
     )
     process = subprocess.Popen(

@@ -142,7 +142,9 @@ def test_the_same_message_twice_applies_once(
     assert item["total"] == {"N": "40"}
 
 
-def test_without_a_topic_nothing_is_published(dynamodb: Any, orders_table: str) -> None:
+def test_without_a_topic_nothing_is_published(
+    notifications: NotificationInbox, dynamodb: Any, orders_table: str
+) -> None:
     from src.handlers.sqs_handler import process_batch
     from src.repositories.orders import OrderRepository
     from src.services.orders import OrderService
@@ -153,6 +155,7 @@ def test_without_a_topic_nothing_is_published(dynamodb: Any, orders_table: str) 
 
     assert response == {"batchItemFailures": []}
     assert order(dynamodb, orders_table, "ord-1001") is not None
+    assert notifications.drain() == []  # the topic exists and a subscriber hears nothing
 
 
 def test_a_missing_topic_fails_the_records_whose_notification_was_lost(

@@ -130,7 +130,7 @@ def test_make_invoke_runs_the_order_consumer_with_a_sample_batch() -> None:
 
 
 def test_the_environment_comes_from_the_template() -> None:
-    from devtools.invoke import environment
+    from devtools.resources import function_environments
     from devtools.template import Evaluator, load_template
 
     template = load_template()
@@ -142,8 +142,8 @@ def test_the_environment_comes_from_the_template() -> None:
         "NotificationTopic": "arn:topic",
     }
 
-    api = environment(template, "ApiFunction", physical)
-    s3 = environment(template, "S3HandlerFunction", physical)
+    environments = function_environments(template, physical)
+    api, s3 = environments["ApiFunction"], environments["S3HandlerFunction"]
     production = Evaluator(template, physical, parameters={"Environment": "production"})
 
     assert api["USERS_TABLE"] == "t-users"
