@@ -85,14 +85,25 @@ def function_environment(logical_id: str, path: Path = TEMPLATE_PATH) -> dict[st
 
 
 def sam_transform(
-    template: dict[str, Any], stack_name: str = "users-service-dev"
+    template: dict[str, Any],
+    stack_name: str = "users-service-dev",
+    parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The CloudFormation template SAM's transform makes of `template`, offline
-    (samtranslator, the library `sam deploy` relies on in the cloud)."""
+    """The CloudFormation template the transforms make of `template` for these parameter
+    values, offline: first what the template needs of AWS::LanguageExtensions (each Fn::If
+    on a condition of parameters resolved), then SAM's (samtranslator, the library
+    `sam deploy` relies on in the cloud).
+
+    SAM CLI's own port of AWS::LanguageExtensions is not used: it turns an Fn::Sub it cannot
+    resolve into a plain string holding "${...}" (SAM CLI 1.170)."""
     import boto3  # noqa: PLC0415 - slow imports, for this function only
     from samtranslator.parser.parser import Parser  # noqa: PLC0415
     from samtranslator.translator.translator import Translator  # noqa: PLC0415
 
+    if "AWS::LanguageExtensions" in template.get("Transform", []):
+        evaluator = Evaluator(template, {}, parameters=parameters, stack_name=stack_name)
+        template = {**template, "Transform": "AWS::Serverless-2016-10-31"}
+        template["Resources"] = _resolve_conditionals(template["Resources"], evaluator)
     # As `sam package` does: code locations become S3 URIs, which the transform requires.
     template = copy.deepcopy(template)
     for logical_id, resource in template["Resources"].items():
@@ -100,7 +111,8 @@ def sam_transform(
         for uri in ("CodeUri", "ContentUri"):
             if uri in properties:
                 properties[uri] = f"s3://artifacts/{logical_id}.zip"
-    parameters = {
+    values = {
+        **(parameters or {}),
         "AWS::StackName": stack_name,
         "AWS::Region": "us-east-1",
         "AWS::AccountId": "123456789012",
@@ -111,11 +123,29 @@ def sam_transform(
     )
     transformed: dict[str, Any] = translator.translate(
         template,
-        parameter_values=parameters,
+        parameter_values=values,
         # The template names no managed policy by name, so nothing needs looking up.
         get_managed_policy_map=dict,
     )
     return transformed
+
+
+_NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def _resolve_conditionals(value: Any, evaluator: Evaluator) -> Any:
+    """`value` with each Fn::If replaced by its chosen branch, AWS::NoValue dropped."""
+    if isinstance(value, list):
+        items = [_resolve_conditionals(item, evaluator) for item in value]
+        return [item for item in items if item != _NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if set(value) == {"Fn::If"}:
+        condition, when_true, when_false = value["Fn::If"]
+        chosen = when_true if evaluator.condition(condition) else when_false
+        return _resolve_conditionals(chosen, evaluator)
+    resolved = {key: _resolve_conditionals(item, evaluator) for key, item in value.items()}
+    return {key: item for key, item in resolved.items() if item != _NO_VALUE}
 
 
 def dependency_cycles(template: dict[str, Any]) -> list[list[str]]:

@@ -6,7 +6,10 @@ import copy
 import json
 from typing import Any
 
+import pytest
+
 from devtools.template import (
+    Evaluator,
     dependency_cycles,
     function_environment,
     load_template,
@@ -202,3 +205,46 @@ def test_environments_differ_in_cors_retention_alarms_and_throttling() -> None:
     assert "AccessLogSetting" in api
     for table in resources_of_type("AWS::DynamoDB::Table").values():
         assert table["DeletionProtectionEnabled"] == {"Fn::If": ["IsProduction", True, False]}
+
+
+def _api_methods(environment: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each (path, method) of the deployed REST API for `environment`, as API Gateway gets it."""
+    transformed = sam_transform(load_template(), parameters={"Environment": environment})
+    body = transformed["Resources"]["Api"]["Properties"]["Body"]
+    return {
+        (path, method): operation
+        for path, operations in body["paths"].items()
+        for method, operation in operations.items()
+    }
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_outside_development_every_route_but_preflight_needs_a_cognito_token(
+    environment: str,
+) -> None:
+    methods = _api_methods(environment)
+    paths = {path for path, _ in methods}
+
+    for (path, method), operation in methods.items():
+        if method == "options":
+            assert operation["security"] == [{"NONE": []}], path
+        else:
+            assert operation["security"] == [{"CognitoAuthorizer": []}], (path, method)
+    # A preflight on each path, or the browser's OPTIONS would meet the authorizer.
+    assert {path for path, method in methods if method == "options"} == paths
+
+
+def test_development_api_stays_open() -> None:
+    methods = _api_methods("development")
+
+    assert methods
+    assert all("security" not in operation for operation in methods.values())
+
+
+def test_user_pool_exists_only_where_the_api_requires_it() -> None:
+    template = load_template()
+    for name in ("UserPool", "UserPoolClient"):
+        assert template["Resources"][name]["Condition"] == "RequiresAuth"
+    for environment, required in (("development", False), ("staging", True)):
+        evaluator = Evaluator(template, {}, parameters={"Environment": environment})
+        assert evaluator.condition("RequiresAuth") is required
