@@ -7,7 +7,8 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ENV ?= development
-REGION ?= us-east-1
+# The region of every AWS command here: AWS_REGION / AWS_DEFAULT_REGION when set.
+REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
 
 # SAM CLI: no telemetry, no update checks (both would reach for the network).
 export SAM_CLI_TELEMETRY := 0
@@ -62,8 +63,9 @@ validate: $(STAMP)  ## cfn-lint and sam validate --lint on template.yaml
 build: $(STAMP)  ## sam build: arm64 artifacts holding src/ and runtime dependencies only
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
 
-deploy: build  ## sam deploy --config-env $(ENV)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam deploy --config-env $(ENV)
+deploy: build  ## sam deploy --config-env $(ENV), creating its SecureString keys first
+	$(PY) -m devtools.secrets --env $(ENV) --region $(REGION)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam deploy --config-env $(ENV) --region $(REGION)
 
 invoke: $(STAMP)  ## run FN's handler here with EVENT, AWS emulated in-process (no Docker)
 	$(PY) -m devtools.invoke $(FN) $(EVENT)

@@ -1,8 +1,8 @@
 """The template's functions and resources in an emulator, for `make invoke` (moto in-process),
 `make dev` and `make bench` (moto server): the emulator itself, the resources template.yaml
 declares (tables with their keys and indexes, queues with their attributes and redrive
-policies, topics, buckets) created from the template, and each function's handler and
-environment as the template gives them."""
+policies, topics, buckets) created from the template, the SecureString keys the functions
+read, and each function's handler and environment as the template gives them."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import os
 import socket
 from typing import Any
 
+from devtools.secrets import ensure_keys
 from devtools.template import (
     Evaluator,
     create_table_request,
@@ -42,6 +43,8 @@ def create_resources(
     order = sorted(resources, key=lambda name: "RedrivePolicy" in _properties(resources[name]))
     for logical_id in order:
         resource = resources[logical_id]
+        if "Condition" in resource and not evaluator.condition(resource["Condition"]):
+            continue
         properties = _properties(resource)
         match resource["Type"]:
             case "AWS::DynamoDB::Table":
@@ -71,6 +74,7 @@ def create_resources(
                 clients("s3").create_bucket(Bucket=name.lower())
                 physical[logical_id] = name.lower()
                 physical[f"{logical_id}.Arn"] = f"arn:aws:s3:::{name.lower()}"
+    ensure_keys(template, STACK, clients("ssm"))
     return physical
 
 

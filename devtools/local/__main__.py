@@ -215,6 +215,8 @@ class LocalStack:
         evaluator = Evaluator(template, physical, stack_name=STACK)
         outputs: dict[str, str] = {}
         for name, output in template.get("Outputs", {}).items():
+            if "Condition" in output and not evaluator.condition(output["Condition"]):
+                continue  # as CloudFormation leaves out an output whose condition is false
             if name == "ApiEndpoint":
                 outputs[name] = f"http://127.0.0.1:{self.api_port}"
             else:

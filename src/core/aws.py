@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
 
 # Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck
 # connection from eating the whole function timeout.
@@ -43,3 +44,9 @@ def sns_client() -> SNSClient:
 def s3_client() -> S3Client:
     """The S3 client of this execution environment (SigV4, which presigned URLs need)."""
     return boto3.client("s3", config=CLIENT_CONFIG.merge(Config(signature_version="s3v4")))
+
+
+@functools.cache
+def ssm_client() -> SSMClient:
+    """The SSM client of this execution environment (Parameter Store)."""
+    return boto3.client("ssm", config=CLIENT_CONFIG)

@@ -52,3 +52,7 @@ class OrderEventRejected(DomainError):
 
 class InvalidOrderMessage(OrderEventRejected):
     """The message is not a valid order event (not JSON, unknown type, schema violation)."""
+
+
+class ServiceMisconfigured(RuntimeError):
+    """The deployment lacks something the service needs (a secret, say): a 500, logged."""

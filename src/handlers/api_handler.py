@@ -14,7 +14,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.depends import Depends
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 
-from src.core.aws import dynamodb_client, s3_client
+from src.core.aws import dynamodb_client, s3_client, ssm_client
 from src.core.config import ApiSettings
 from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
@@ -25,8 +25,10 @@ from src.models.orders import Order
 from src.models.uploads import UploadRequest, UploadTicket
 from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
 from src.repositories.orders import OrderRepository
+from src.repositories.parameters import SecureStringKeys
 from src.repositories.uploads import ObjectStore
 from src.repositories.users import UserRepository
+from src.services.cursors import PageCursors
 from src.services.orders import OrderService
 from src.services.uploads import UploadService
 from src.services.users import UserService
@@ -45,7 +47,8 @@ app.configure_openapi(
 @functools.cache
 def user_service() -> UserService:
     """The users service of this execution environment (built on first use, then reused)."""
-    return UserService(UserRepository(dynamodb_client(), settings.users_table))
+    keys = SecureStringKeys(ssm_client, settings.cursor_key_parameter)
+    return UserService(UserRepository(dynamodb_client(), settings.users_table), PageCursors(keys))
 
 
 @functools.cache
@@ -180,7 +183,9 @@ def docs_asset(asset: str) -> Response[Any]:
     return found
 
 
-register_restore_hooks(user_service, order_service, upload_service, dynamodb_client, s3_client)
+register_restore_hooks(
+    user_service, order_service, upload_service, dynamodb_client, s3_client, ssm_client
+)
 
 
 @lambda_entry

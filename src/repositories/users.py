@@ -9,14 +9,11 @@ is free again. Claim items carry `kind = "email"` and are never returned as user
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from src.core.errors import EmailAlreadyUsed, InvalidCursor, UserNotFound
+from src.core.errors import EmailAlreadyUsed, UserNotFound
 from src.models.common import iso_utc
 from src.models.users import User
 from src.repositories.dynamodb import transact_write
@@ -58,25 +55,6 @@ def _from_item(item: dict[str, Any]) -> User:
         createdAt=datetime.fromisoformat(item["createdAt"]["S"]),
         updatedAt=datetime.fromisoformat(item["updatedAt"]["S"]) if "updatedAt" in item else None,
     )
-
-
-def encode_cursor(user_id: str) -> str:
-    """An opaque page cursor: the key of the last user a page returned."""
-    raw = json.dumps({"u": user_id}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> str:
-    """The user id inside a cursor from `encode_cursor`; InvalidCursor for anything else."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        value = json.loads(raw)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidCursor from exc
-    user_id = value.get("u") if isinstance(value, dict) else None
-    if not isinstance(user_id, str) or not user_id or user_id.startswith(EMAIL_CLAIM_PREFIX):
-        raise InvalidCursor
-    return user_id
 
 
 class UserRepository:
@@ -198,19 +176,19 @@ class UserRepository:
             # Deleted (or replaced) concurrently since the read above.
             raise UserNotFound(user_id)
 
-    def list_page(self, limit: int, cursor: str | None) -> tuple[list[User], str | None]:
-        """Up to `limit` users after `cursor`, and the cursor of the next page if there is one.
+    def list_page(self, limit: int, after: str | None) -> tuple[list[User], str | None]:
+        """Up to `limit` users after the user id `after`, and the id to resume after for the
+        next page if there is one.
 
         Scan order is stable, so resuming after the last returned user's key visits every user
         exactly once across pages. One extra user is read to know whether another page exists,
-        so the last page never comes with a cursor to an empty page.
+        so the last page never comes with a position of an empty page.
         """
-        start = decode_cursor(cursor) if cursor else None
         users: list[User] = []
-        for user in self._scan_users(start, batch=limit + 1):
+        for user in self._scan_users(after, batch=limit + 1):
             users.append(user)
             if len(users) > limit:
-                return users[:limit], encode_cursor(users[limit - 1].userId)
+                return users[:limit], users[limit - 1].userId
         return users, None
 
     def _scan_users(self, start_user_id: str | None, batch: int) -> Iterator[User]:

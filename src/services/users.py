@@ -9,6 +9,7 @@ from typing import Protocol
 
 from src.core.clock import utc_now
 from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
+from src.services.cursors import PageCursors
 
 
 class UserStore(Protocol):
@@ -26,18 +27,20 @@ class UserStore(Protocol):
         updated_at: datetime,
     ) -> User: ...
     def delete(self, user_id: str) -> None: ...
-    def list_page(self, limit: int, cursor: str | None) -> tuple[list[User], str | None]: ...
+    def list_page(self, limit: int, after: str | None) -> tuple[list[User], str | None]: ...
 
 
 class UserService:
     def __init__(
         self,
         store: UserStore,
+        cursors: PageCursors,
         *,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self._store = store
+        self._cursors = cursors
         self._clock = clock
         self._new_id = new_id
 
@@ -68,5 +71,7 @@ class UserService:
         self._store.delete(user_id)
 
     def list_users(self, limit: int, last_key: str | None) -> UserPage:
-        users, next_key = self._store.list_page(limit, last_key)
+        after = self._cursors.open(last_key) if last_key else None
+        users, last = self._store.list_page(limit, after)
+        next_key = self._cursors.seal(last) if last else None
         return UserPage(users=users, count=len(users), nextKey=next_key)

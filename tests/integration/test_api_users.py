@@ -152,13 +152,15 @@ class TestCreate:
         from src.core.errors import EmailAlreadyUsed
         from src.models.users import CreateUserRequest
         from src.repositories.users import UserRepository
+        from src.services.cursors import PageCursors
         from src.services.users import UserService
 
         statuses: list[int] = []
         barrier = threading.Barrier(8)
 
         def attempt(index: int) -> None:
-            service = UserService(UserRepository(boto3.client("dynamodb"), users_table))
+            repository = UserRepository(boto3.client("dynamodb"), users_table)
+            service = UserService(repository, PageCursors(lambda: [b"k" * 32]))
             request = CreateUserRequest(email="race@example.com", name=f"Racer {index}")
             barrier.wait()
             try:
@@ -305,6 +307,35 @@ class TestList:
 
         assert response.status == 400
         assert "lastKey" in response.body["error"]
+
+    def test_a_forged_last_key_is_400(self, api: ApiClient) -> None:
+        import base64
+        import hashlib
+        import hmac
+
+        for i in range(3):
+            create(api, f"user{i}@example.com")
+        first = api.request("GET", "/users", query={"limit": "1"}).body
+        everyone = [user["userId"] for user in api.request("GET", "/users").body["users"]]
+        other_id = next(uid for uid in everyone if uid != first["users"][0]["userId"])
+        genuine = first["nextKey"]
+        _, tag = genuine.split(".")
+        position = base64.urlsafe_b64encode(other_id.encode()).decode().rstrip("=")
+        guessed_key = hmac.new(b"x" * 32, position.encode(), hashlib.sha256).digest()[:16]
+        forgeries = [
+            # The key alone: the unsigned cursor this API issued before signing.
+            base64.urlsafe_b64encode(f'{{"u":"{other_id}"}}'.encode()).decode().rstrip("="),
+            position,
+            f"{position}.{tag}",  # another position under a genuine tag
+            f"{position}.{base64.urlsafe_b64encode(guessed_key).decode().rstrip('=')}",
+            genuine[:-2] + ("AA" if not genuine.endswith("AA") else "BB"),
+        ]
+
+        assert api.request("GET", "/users", query={"lastKey": genuine}).status == 200
+        for forged in forgeries:
+            response = api.request("GET", "/users", query={"lastKey": forged})
+            assert response.status == 400, forged
+            assert "lastKey" in response.body["error"]
 
 
 class TestRouting:
