@@ -6,6 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
 ENV ?= development
 # The region of every AWS command here: AWS_REGION / AWS_DEFAULT_REGION when set.
 REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
@@ -17,7 +19,7 @@ export SAM_CLI_DISABLE_VERSION_CHECK := 1
 FN ?= ApiFunction
 EVENT ?= events/api_get_user.json
 
-.PHONY: help venv dev test unit lint format build deploy validate invoke bench redrive clean
+.PHONY: help venv dev test unit lint format build deploy validate audit invoke bench redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -33,6 +35,13 @@ $(STAMP): requirements.txt requirements-dev.txt scripts/find-python313
 	@touch $(STAMP)
 
 venv: $(STAMP)  ## create .venv with Python 3.13 and the dev requirements
+
+$(TOOLS_STAMP): requirements-tools.txt scripts/find-python313
+	@python313="$$(scripts/find-python313)" || exit 1; \
+	[ -x $(TOOLS)/bin/python ] || "$$python313" -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
+	@touch $(TOOLS_STAMP)
 
 dev: $(STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
 	$(PY) -m devtools.local
@@ -56,9 +65,14 @@ format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-validate: $(STAMP)  ## cfn-lint and sam validate --lint on template.yaml
+validate: $(STAMP) $(TOOLS_STAMP)  ## cfn-lint, sam validate --lint and checkov on template.yaml
 	$(BIN)/cfn-lint template.yaml
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint --region $(REGION)
+	BC_SKIP_MAPPING=TRUE $(TOOLS)/bin/checkov --config-file .checkov.yaml
+
+# Known vulnerabilities in the runtime requirements and what they pull in (PyPI's advisory data).
+audit: $(TOOLS_STAMP)  ## pip-audit over requirements.txt
+	$(TOOLS)/bin/pip-audit --requirement requirements.txt --progress-spinner off
 
 build: $(STAMP)  ## sam build: arm64 artifacts holding src/ and runtime dependencies only
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
