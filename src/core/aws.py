@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -50,3 +51,39 @@ def s3_client() -> S3Client:
 def ssm_client() -> SSMClient:
     """The SSM client of this execution environment (Parameter Store)."""
     return boto3.client("ssm", config=CLIENT_CONFIG)
+
+
+# Error codes that say "try again later" rather than "this request is wrong".
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "SlowDown",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "InternalError",
+        "ServiceUnavailable",
+    }
+)
+
+
+TRANSIENT_CANCELLATIONS = frozenset(
+    {"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether `exc` is an AWS fault that a later attempt may not meet: throttling, a 5xx, a
+    connection or a response that timed out (what is left once botocore's retries are spent)."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code == "TransactionCanceledException":
+            # Cancelled by contention or throttling, not by a condition of ours.
+            reasons = exc.response.get("CancellationReasons", [])
+            return any(reason.get("Code") in TRANSIENT_CANCELLATIONS for reason in reasons)
+        return code in TRANSIENT_ERROR_CODES or status >= 500
+    return isinstance(exc, (ConnectionError, HTTPClientError))

@@ -2,7 +2,8 @@
 
 Everything that is the same for every route lives here, once: the domain error -> HTTP status
 mapping, validation errors as 400, a body size limit, 404/405 for unknown paths and methods,
-500s that reveal nothing but a request id, and CORS headers on every response.
+503s with Retry-After when AWS is throttling or failing, 500s that reveal nothing but a request
+id, and CORS headers on every response.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
+from src.core.aws import is_transient
 from src.core.errors import Conflict, DomainError, InvalidRequest, NotFound
 from src.core.logging import current_request_id
 from src.models.common import ErrorBody
@@ -28,6 +30,8 @@ JSON = "application/json"
 
 # API bodies are small JSON documents; 10 KB leaves room for any valid one.
 MAX_BODY_BYTES = 10 * 1024
+# What a 503 asks clients to wait: throttling and AWS 5xx clear within seconds.
+RETRY_AFTER_SECONDS = 1
 
 # The one place where domain errors become HTTP statuses (most specific class first).
 STATUS_BY_ERROR: list[tuple[type[DomainError], HTTPStatus]] = [
@@ -127,16 +131,27 @@ def create_resolver(cors_allow_origin: str) -> APIGatewayRestResolver:
             )
         return error_response(HTTPStatus.NOT_FOUND, "not found")
 
-    @app.exception_handler(Exception)
-    def unexpected(exc: Exception) -> Response[Any]:
-        logger.exception("unhandled error")
+    app.exception_handler(Exception)(server_error)
+    return app
+
+
+def server_error(exc: Exception) -> Response[Any]:
+    """The response to an error no route expects: 503 with Retry-After when AWS is throttling or
+    failing for a moment, else a 500 carrying only the request id (the stack goes to the log)."""
+    if is_transient(exc):
+        logger.warning("AWS unavailable", exc_info=exc)
         return error_response(
-            HTTPStatus.INTERNAL_SERVER_ERROR,
-            "internal server error",
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "service temporarily unavailable; retry later",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             request_id=current_request_id(),
         )
-
-    return app
+    logger.exception("unhandled error")
+    return error_response(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "internal server error",
+        request_id=current_request_id(),
+    )
 
 
 def responses(
@@ -148,7 +163,8 @@ def responses(
         if model is None
         else {"description": HTTPStatus(success).phrase, "content": {JSON: {"model": model}}}
     }
-    for status in errors:
+    # Every route reaches AWS, which may be throttling or failing for a moment.
+    for status in (*errors, HTTPStatus.SERVICE_UNAVAILABLE):
         documented[status.value] = {
             "description": status.phrase,
             "content": {JSON: {"model": ErrorBody}},

@@ -2,9 +2,10 @@
 
 Generated order histories are sent through a simulated queue (tests/order_queue.py) that
 duplicates, shuffles and redelivers; DynamoDB and SNS (moto) are reached through clients that
-fail before or after a call takes effect. Whatever happens, every message must end applied,
-recognised as a duplicate, or in the DLQ, and the table must be exactly what the applied
-messages make it, with every created and cancelled order announced at least once.
+fail before or after a call takes effect (tests/faults.py: throttling, 5xx, timeouts). Whatever
+happens, every message must end applied, recognised as a duplicate, or in the DLQ, and the
+table must be exactly what the applied messages make it, with every created and cancelled order
+announced at least once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError, ReadTimeoutError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
@@ -28,6 +28,7 @@ from src.repositories.notifications import SnsNotificationPublisher
 from src.repositories.orders import OrderRepository
 from src.services.orders import OrderService
 from tests.conftest import NotificationInbox, create_tables_from_template
+from tests.faults import AFTER, BEFORE, FaultyClient
 from tests.order_queue import OrderQueue
 
 STATUSES = ["pending", "confirmed", "shipped", "delivered"]
@@ -99,38 +100,6 @@ def histories(draw: st.DrawFn) -> list[History]:
             )
         )
     return result
-
-
-class FaultyClient:
-    """A boto3 client whose writes fail now and then, before or after taking effect (the
-    request applied but its response lost: a timeout, a dropped connection)."""
-
-    def __init__(self, client: Any, rng: random.Random, rate: float, operations: set[str]):
-        self._client = client
-        self._rng = rng
-        self._rate = rate
-        self._operations = operations
-        self.injected = 0
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if name not in self._operations:
-            return attribute
-
-        def call(**kwargs: Any) -> Any:
-            roll = self._rng.random()
-            if roll < self._rate / 2:
-                self.injected += 1
-                raise ClientError(
-                    {"Error": {"Code": "ThrottlingException", "Message": "injected"}}, name
-                )
-            result = attribute(**kwargs)
-            if roll < self._rate:
-                self.injected += 1
-                raise ReadTimeoutError(endpoint_url="https://injected")
-            return result
-
-        return call
 
 
 @dataclass
@@ -260,7 +229,8 @@ def test_the_fault_injection_really_injects() -> None:
     with mock_aws():
         outcome = run([history] * 1, seed=7, fault_rate=0.5, duplicate_rate=0.0)
 
-        assert outcome.dynamodb_faults.injected > 0
-        assert outcome.sns_faults.injected > 0
+        injected = outcome.dynamodb_faults.injected + outcome.sns_faults.injected
+        assert set(injected) == {*BEFORE, *AFTER}
+        assert outcome.sns_faults.injected.total() > 0
         assert outcome.queue.deliveries > 1
         check_exact([history], outcome)
