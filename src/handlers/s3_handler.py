@@ -13,6 +13,8 @@ import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
+from pydantic import ValidationError
+
 from src.core.aws import dynamodb_client, s3_client
 from src.core.config import UploadProcessorSettings
 from src.core.logging import configure_logging, lambda_entry
@@ -42,31 +44,51 @@ def changes(event: dict[str, Any]) -> list[ObjectChange]:
     data_classes package loads every event class it knows (23 ms) on top of Powertools'
     own package init (51 ms), and this function needs nothing else from Powertools.
     """
+    records = event.get("Records") if isinstance(event, dict) else None
     result = []
-    for record in event.get("Records", []):
-        name = record.get("eventName", "")
-        if name.startswith("ObjectCreated:"):
-            kind = ChangeKind.CREATED
-        elif name.startswith("ObjectRemoved:"):
-            kind = ChangeKind.REMOVED
-        else:
-            logger.info("event ignored", extra={"eventName": name})
-            continue
-        s3_object = record["s3"]["object"]
-        if not s3_object.get("sequencer"):
-            # Without a sequencer the event cannot be ordered against others for the key.
-            logger.error("event without a sequencer ignored", extra={"eventName": name})
-            continue
-        result.append(
-            ObjectChange(
-                kind=kind,
-                bucket=record["s3"]["bucket"]["name"],
-                key=unquote_plus(s3_object["key"]),  # S3 sends keys form-encoded ("+": space)
-                etag=s3_object.get("eTag"),
-                sequencer=s3_object["sequencer"],
-            )
-        )
+    for record in records if isinstance(records, list) else []:
+        change = _object_change(record)
+        if change is not None:
+            result.append(change)
     return result
+
+
+def _object_change(record: Any) -> ObjectChange | None:
+    """One record as an ObjectChange; None (logged) for records that are not one. S3 sends no
+    malformed records: one here came from elsewhere, and no retry would make it valid."""
+    name = record.get("eventName") if isinstance(record, dict) else None
+    if not isinstance(name, str) or not name.startswith(("ObjectCreated:", "ObjectRemoved:")):
+        logger.info("event ignored", extra={"eventName": str(name)[:100]})
+        return None
+    kind = ChangeKind.CREATED if name.startswith("ObjectCreated:") else ChangeKind.REMOVED
+    s3 = record.get("s3")
+    bucket = s3.get("bucket") if isinstance(s3, dict) else None
+    s3_object = s3.get("object") if isinstance(s3, dict) else None
+    if not (
+        isinstance(bucket, dict)
+        and isinstance(bucket.get("name"), str)
+        and isinstance(s3_object, dict)
+        and isinstance(s3_object.get("key"), str)
+    ):
+        logger.error("malformed S3 record ignored", extra={"eventName": name})
+        return None
+    sequencer = s3_object.get("sequencer")
+    if not isinstance(sequencer, str) or not sequencer:
+        # Without a sequencer the event cannot be ordered against others for the key.
+        logger.error("event without a sequencer ignored", extra={"eventName": name})
+        return None
+    etag = s3_object.get("eTag")
+    try:
+        return ObjectChange(
+            kind=kind,
+            bucket=bucket["name"],
+            key=unquote_plus(s3_object["key"]),  # S3 sends keys form-encoded ("+": space)
+            etag=etag if isinstance(etag, str) else None,
+            sequencer=sequencer,
+        )
+    except ValidationError:
+        logger.error("malformed S3 record ignored", extra={"eventName": name})
+        return None
 
 
 def process_event(event: dict[str, Any], service: UploadService) -> dict[str, Any]:

@@ -74,7 +74,8 @@ class ObjectChange(BaseModel):
     bucket: str
     key: str
     etag: str | None = None
-    sequencer: str
+    # S3's sequencer: hex digits, compared after right-padding (at most 64 stored).
+    sequencer: str = Field(pattern=r"^[0-9A-Fa-f]{1,64}$")
 
     @property
     def object_key(self) -> str:

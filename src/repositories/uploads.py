@@ -43,9 +43,11 @@ def normalise_sequencer(sequencer: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Refused:
-    """A metadata write that lost to a newer event; the thumbnail the table keeps, if any."""
+    """A metadata write that lost to a newer event, or found its own version already recorded
+    (a duplicate or retried event); the thumbnail the table keeps, if any."""
 
     current_thumbnail_key: str | None
+    already_recorded: bool = False
 
 
 class MetadataRepository:
@@ -92,7 +94,10 @@ class MetadataRepository:
         if current is None:
             kept = self.get(metadata.objectKey)
             return Refused(kept.thumbnailKey if kept else None)
-        return Refused(current.get("thumbnailKey", {}).get("S"))
+        return Refused(
+            current.get("thumbnailKey", {}).get("S"),
+            already_recorded=current.get("sequencer") == item["sequencer"],
+        )
 
     def record_removal(self, object_key: str, sequencer: str, now: datetime) -> bool:
         """Delete the object's metadata and leave a tombstone, unless a newer event is

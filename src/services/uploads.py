@@ -13,6 +13,7 @@ Transient AWS errors propagate: Lambda retries the event, and every step is idem
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -43,6 +44,12 @@ from src.services.content import (
     count_json_records,
 )
 
+# S3's limit on keys, and the longest file name a thumbnail gets: its version (an ETag, at most
+# 32 hex digits, "-" and a part count; or, without one, a sequencer of up to 64 hex digits) and
+# an extension.
+MAX_KEY_BYTES = 1024
+LONGEST_THUMBNAIL_NAME = 64 + len(".jpeg")
+
 EXTENSION_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -57,7 +64,7 @@ class ChangeOutcome(StrEnum):
     RECORDED = "recorded"
     REMOVED = "removed"
     STALE = "stale"  # older than what is recorded, or the object changed since: nothing to do
-    IGNORED = "ignored"  # not under uploads/
+    IGNORED = "ignored"  # not under uploads/, or not in this service's bucket
 
 
 class MetadataStore(Protocol):
@@ -97,7 +104,7 @@ class UploadService:
         return UploadTicket(key=key, uploadUrl=url, expiresIn=UPLOAD_URL_SECONDS)
 
     def apply(self, change: ObjectChange) -> ChangeOutcome:
-        if not change.key.startswith(UPLOADS_PREFIX):
+        if change.bucket != self._objects.bucket or not change.key.startswith(UPLOADS_PREFIX):
             return ChangeOutcome.IGNORED
         if change.kind is ChangeKind.REMOVED:
             return self._remove(change)
@@ -135,10 +142,11 @@ class UploadService:
             thumbnailKey=thumbnail_key,
         )
         refused = self._store().record(metadata, change.sequencer)
-        if refused is None:
-            # Thumbnails of versions this one replaced.
+        if refused is None or refused.already_recorded:
+            # Thumbnails of versions this one replaced; also when a previous attempt recorded
+            # this version and stopped (or lost its response) before getting here.
             self._objects.delete_children(_thumbnail_folder(change.key), keep=thumbnail_key)
-            return ChangeOutcome.RECORDED
+            return ChangeOutcome.RECORDED if refused is None else ChangeOutcome.STALE
         if thumbnail_key is not None and refused.current_thumbnail_key != thumbnail_key:
             self._objects.delete(thumbnail_key)
         return ChangeOutcome.STALE
@@ -176,8 +184,12 @@ def _skipped(reason: str) -> Analysis:
 
 
 def _thumbnail_folder(key: str) -> str:
-    """thumbnails/<key below uploads/>/: one folder per object, one file per version."""
-    return f"{THUMBNAILS_PREFIX}{key[len(UPLOADS_PREFIX) :]}/"
+    """thumbnails/<key below uploads/>/: one folder per object, one file per version. Keys too
+    long for that to fit S3's 1024-byte limit get thumbnails/#sha256/<hash of the key>/."""
+    folder = f"{THUMBNAILS_PREFIX}{key[len(UPLOADS_PREFIX) :]}/"
+    if len(folder.encode()) + LONGEST_THUMBNAIL_NAME <= MAX_KEY_BYTES:
+        return folder
+    return f"{THUMBNAILS_PREFIX}#sha256/{hashlib.sha256(key.encode()).hexdigest()}/"
 
 
 def _version(change: ObjectChange) -> str:

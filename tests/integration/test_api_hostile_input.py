@@ -53,7 +53,7 @@ def assert_client_error_or_success(response: Any) -> None:
 
 
 @pytest.fixture
-def api(users_table: str, orders_table: str) -> ApiClient:
+def api(users_table: str, orders_table: str, cursor_key: str) -> ApiClient:
     return ApiClient()
 
 

@@ -12,8 +12,8 @@ import pytest
 
 from src.core.logging import configure_logging
 from tests.conftest import ApiClient, JsonLogs, LambdaContext
-from tests.integration.test_s3_handler import Bucket
-from tests.order_queue import sqs_event, sqs_record
+from tests.order_queue import sqs_record
+from tests.uploads_bucket import Bucket
 
 EMAIL = "ada.private@example.com"
 NAME = "Ada Privatename"
@@ -80,11 +80,11 @@ def test_the_order_consumer_logs_no_personal_data(
         sqs_record(f"not json {EMAIL} {ADDRESS}"),
         sqs_record(json.dumps({"type": "order_updated", "orderId": "o-2", "updates": {}})),
     ]
-    sqs_handler.handler(sqs_event(records), LambdaContext(function_name="SqsHandlerFunction"))
+    sqs_handler.handler({"Records": records}, LambdaContext(function_name="SqsHandlerFunction"))
     # An AWS fault: the table is gone.
     boto3.client("dynamodb").delete_table(TableName=orders_table)
     sqs_handler.handler(
-        sqs_event([sqs_record(json.dumps({**created, "orderId": "o-3"}))]),
+        {"Records": [sqs_record(json.dumps({**created, "orderId": "o-3"}))]},
         LambdaContext(function_name="SqsHandlerFunction"),
     )
 
