@@ -75,7 +75,11 @@ UserId = Annotated[str, Path(min_length=1, max_length=128, description="The user
     summary="Create a user",
     tags=["users"],
     responses=responses(
-        201, User, HTTPStatus.BAD_REQUEST, HTTPStatus.CONFLICT, HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        201,
+        User,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     ),
 )
 def create_user(request: Annotated[CreateUserRequest, Body()], users: Users) -> User:
@@ -86,7 +90,7 @@ def create_user(request: Annotated[CreateUserRequest, Body()], users: Users) -> 
     "/users",
     summary="List users, a page at a time",
     tags=["users"],
-    responses=responses(200, UserPage, HTTPStatus.BAD_REQUEST),
+    responses=responses(200, UserPage),
 )
 def list_users(
     users: Users,
@@ -114,7 +118,11 @@ def get_user(userId: UserId, users: Users) -> User:
     summary="Change a user's name or age",
     tags=["users"],
     responses=responses(
-        200, User, HTTPStatus.BAD_REQUEST, HTTPStatus.NOT_FOUND, HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+        200,
+        User,
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     ),
 )
 def update_user(
@@ -155,7 +163,9 @@ def get_order(
     status_code=201,
     summary="Get a presigned URL to upload a file",
     tags=["uploads"],
-    responses=responses(201, UploadTicket, HTTPStatus.BAD_REQUEST),
+    responses=responses(
+        201, UploadTicket, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.UNSUPPORTED_MEDIA_TYPE
+    ),
 )
 def create_upload(request: Annotated[UploadRequest, Body()], uploads: Uploads) -> UploadTicket:
     return uploads.issue_ticket(request)

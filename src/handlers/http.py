@@ -16,6 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
@@ -132,7 +133,40 @@ def create_resolver(cors_allow_origin: str) -> APIGatewayRestResolver:
         return error_response(HTTPStatus.NOT_FOUND, "not found")
 
     app.exception_handler(Exception)(server_error)
+    # Powertools runs its request validation before any middleware of ours; these checks must
+    # come first (its parsing of a multipart body without a boundary raises a bare ValueError).
+    validation = app._request_validation_middleware
+
+    def checked_then_validated(
+        app: APIGatewayRestResolver, next_middleware: NextMiddleware
+    ) -> Response[Any]:
+        return _refused(app) or validation(app, next_middleware)
+
+    app._request_validation_middleware = checked_then_validated  # type: ignore[assignment]
     return app
+
+
+def _refused(app: APIGatewayRestResolver) -> Response[Any] | None:
+    """The response to a request refused before validation, or None to go on.
+
+    - A body that is not JSON is a 415: forms and multipart bodies are what a browser may send
+      across origins without a CORS preflight, so accepting them would open the API to CSRF.
+    - Query parameters the route does not declare are a 400, as unknown body fields are: a
+      misspelt `limt=5` must not silently mean the default. Powertools keeps the matched route,
+      with its declared parameters, in the resolver's context.
+    """
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or JSON).split(";")[0].strip().lower()
+    if event.body and content_type != JSON and not content_type.endswith("+json"):
+        return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the body as {JSON}")
+    route = app.context.get("_route")
+    declared = {param.alias for param in route.dependant.query_params} if route else set()
+    unknown = sorted(set(event.query_string_parameters or {}) - declared)
+    if unknown:
+        return error_response(
+            HTTPStatus.BAD_REQUEST, f"unknown query parameter: {', '.join(unknown)[:200]}"
+        )
+    return None
 
 
 def server_error(exc: Exception) -> Response[Any]:
@@ -163,8 +197,9 @@ def responses(
         if model is None
         else {"description": HTTPStatus(success).phrase, "content": {JSON: {"model": model}}}
     }
-    # Every route reaches AWS, which may be throttling or failing for a moment.
-    for status in (*errors, HTTPStatus.SERVICE_UNAVAILABLE):
+    # Every route validates its parameters (400), and reaches AWS, which may be throttling or
+    # failing for a moment (503).
+    for status in (*errors, HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE):
         documented[status.value] = {
             "description": status.phrase,
             "content": {JSON: {"model": ErrorBody}},

@@ -10,12 +10,14 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
     StringConstraints,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from src.models.common import Timestamp, omit_none
 
@@ -40,16 +42,32 @@ def normalise_email(value: str) -> str:
 
 Email = Annotated[
     str,
-    Field(min_length=3, max_length=MAX_EMAIL_LENGTH, examples=["ada@example.com"]),
+    Field(
+        min_length=3,
+        max_length=MAX_EMAIL_LENGTH,
+        examples=["ada@example.com"],
+        json_schema_extra={"format": "email"},
+    ),
     AfterValidator(normalise_email),
 ]
 # Surrounding whitespace is dropped, so "   " is an empty (invalid) name.
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S"),
     Field(examples=["Ada Lovelace"]),
 ]
-Age = Annotated[StrictInt, Field(ge=0, le=150, examples=[36])]
+
+
+def _integral(value: object) -> object:
+    """36.0 as 36: JSON does not tell 36 from 36.0, and JSON Schema's integer admits both.
+    Strings and booleans stay refused (StrictInt)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# The validator comes last so that it runs first, and the bounds stay in the JSON schema.
+Age = Annotated[StrictInt, Field(ge=0, le=150, examples=[36]), BeforeValidator(_integral)]
 
 
 class CreateUserRequest(BaseModel):
@@ -65,9 +83,10 @@ class CreateUserRequest(BaseModel):
 class UpdateUserRequest(BaseModel):
     """Body of `PUT /users/{userId}`: only the fields given change; `"age": null` removes age."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    name: Name | None = None
+    # null is refused below; the document says so by not offering it.
+    name: Name | SkipJsonSchema[None] = None
     age: Age | None = None
 
     @model_validator(mode="after")

@@ -77,6 +77,17 @@ class TestCreate:
         assert "updatedAt" not in user
         assert api.request("GET", f"/users/{user['userId']}").body == user
 
+    def test_an_integral_age_written_as_36_0_is_36(self, api: ApiClient) -> None:
+        # JSON does not tell 36 from 36.0, and the document's "integer" admits both.
+        response = api.request(
+            "POST", "/users", raw_body='{"email": "ada@example.com", "name": "Ada", "age": 36.0}'
+        )
+
+        assert response.status == 201
+        assert response.body["age"] == 36
+        assert response.raw_body is not None
+        assert '"age":36,' in response.raw_body.replace(" ", "")
+
     def test_age_is_optional_and_zero_is_a_value(self, api: ApiClient) -> None:
         assert "age" not in create(api, "a@example.com")
         assert create(api, "b@example.com", age=0)["age"] == 0
@@ -88,6 +99,7 @@ class TestCreate:
             {"email": "ada@example.com"},
             {"email": "not-an-email", "name": "Ada"},
             {"email": "ada@example.com", "name": ""},
+            {"email": "ada@example.com", "name": "   "},
             {"email": "ada@example.com", "name": "x" * 201},
             {"email": "ada@example.com", "name": "Ada", "age": -1},
             {"email": "ada@example.com", "name": "Ada", "age": 151},
@@ -382,6 +394,48 @@ class TestRouting:
 
         assert response.status in (200, 204)
         assert "PUT" in response.headers["Access-Control-Allow-Methods"]
+
+    @pytest.mark.parametrize(
+        "content_type",
+        [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+            "multipart/form-data; boundary=x",
+        ],
+    )
+    def test_a_body_that_is_not_json_is_415_and_stores_nothing(
+        self, api: ApiClient, content_type: str, dynamodb: Any, users_table: str
+    ) -> None:
+        # A browser sends these across origins without a preflight: accepting them is CSRF.
+        response = api.request(
+            "POST",
+            "/users",
+            raw_body="email=ada%40example.com&name=Ada",
+            headers={"Content-Type": content_type},
+        )
+
+        assert response.status == 415
+        assert dynamodb.scan(TableName=users_table)["Count"] == 0
+
+    def test_json_with_a_charset_is_json(self, api: ApiClient) -> None:
+        response = api.request(
+            "POST",
+            "/users",
+            raw_body='{"email": "ada@example.com", "name": "Ada"}',
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+
+        assert response.status == 201
+
+    @pytest.mark.parametrize("path", ["/users?limt=5", "/users/abc?verbose=1"])
+    def test_an_undeclared_query_parameter_is_400(self, api: ApiClient, path: str) -> None:
+        route, query = path.split("?")
+        name, value = query.split("=")
+        response = api.request("GET", route, query={name: value})
+
+        assert response.status == 400
+        assert name in response.body["error"]
 
 
 class TestUnexpectedErrors:
