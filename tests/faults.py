@@ -10,6 +10,7 @@ are what reach the service once botocore's own retries are spent.
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from typing import Any
 
@@ -51,6 +52,8 @@ class FaultyClient:
         self.rate = rate
         self._operations = operations
         self.injected: Counter[str] = Counter()
+        # The order consumer applies orders from several threads.
+        self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
         attribute = getattr(self._client, name)
@@ -58,16 +61,20 @@ class FaultyClient:
             return attribute
 
         def call(**kwargs: Any) -> Any:
-            roll = self._rng.random()
+            with self._lock:
+                roll = self._rng.random()
+                kind = self._rng.choice(BEFORE if roll < self.rate / 2 else AFTER)
             if roll < self.rate / 2:
-                kind = self._rng.choice(BEFORE)
-                self.injected[kind] += 1
+                self._count(kind)
                 raise _fault(kind, name)
             result = attribute(**kwargs)
             if roll < self.rate:
-                kind = self._rng.choice(AFTER)
-                self.injected[kind] += 1
+                self._count(kind)
                 raise _fault(kind, name)
             return result
 
         return call
+
+    def _count(self, kind: str) -> None:
+        with self._lock:
+            self.injected[kind] += 1

@@ -1,0 +1,50 @@
+"""Counts as CloudWatch embedded metric format (EMF): one JSON line per invocation on stdout,
+which CloudWatch Logs turns into metrics without an API call.
+
+Written here rather than with Powertools' Metrics: importing Powertools for it costs the
+order consumer's cold start the whole package init (Logger, Metrics, Tracer: 39 ms measured with
+`-X importtime`), for what is one dictionary and one print.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+
+
+class EmbeddedMetrics:
+    """Counts named events during an invocation; `flush` writes them as one EMF line."""
+
+    def __init__(self, namespace: str, dimensions: dict[str, str]) -> None:
+        self._namespace = namespace
+        self._dimensions = dimensions
+        self._counts: Counter[str] = Counter()
+
+    def count(self, name: str, value: int = 1) -> None:
+        self._counts[name] += value
+
+    def flush(self) -> None:
+        """Write what was counted since the last flush (nothing when nothing was)."""
+        if not self._counts:
+            return
+        line = {
+            "_aws": {
+                "Timestamp": int(time.time() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self._namespace,
+                        "Dimensions": [sorted(self._dimensions)],
+                        "Metrics": [
+                            {"Name": name, "Unit": "Count"} for name in sorted(self._counts)
+                        ],
+                    }
+                ],
+            },
+            **self._dimensions,
+            **self._counts,
+        }
+        self._counts.clear()
+        sys.stdout.write(json.dumps(line, separators=(",", ":")) + "\n")
+        sys.stdout.flush()
