@@ -8,3 +8,8 @@ from datetime import UTC, datetime
 def utc_now() -> datetime:
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def iso_utc(value: datetime) -> str:
+    """2026-01-31T12:00:00.000Z: ISO 8601, UTC, milliseconds."""
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -2,15 +2,17 @@
 
 Each function declares the settings it needs; a missing or invalid variable fails the cold start
 with a message naming the variable, instead of failing later inside a request.
+
+Plain dataclasses, not pydantic: the bucket processor imports no pydantic at all
+(src.models.objects says why), and these few string fields need no more than this.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
-from typing import Literal, Self
-
-from pydantic import BaseModel, ConfigDict, ValidationError
+from typing import Literal, Self, get_args, get_origin, get_type_hints
 
 Environment = Literal["development", "staging", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -20,10 +22,9 @@ class ConfigurationError(RuntimeError):
     """The environment does not hold a valid configuration for this function."""
 
 
-class Settings(BaseModel):
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
     """Settings every function shares. Field `foo_bar` is read from variable `FOO_BAR`."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     environment: Environment = "development"
     log_level: LogLevel = "INFO"
@@ -35,15 +36,32 @@ class Settings(BaseModel):
         An empty variable counts as unset, as CloudFormation renders an empty parameter.
         """
         source = os.environ if environ is None else environ
-        values = {
-            name: source[name.upper()] for name in cls.model_fields if source.get(name.upper())
-        }
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            raise ConfigurationError(_describe(exc)) from exc
+        types = get_type_hints(cls)
+        values: dict[str, str] = {}
+        problems: list[str] = []
+        for field in dataclasses.fields(cls):
+            variable = field.name.upper()
+            value = source.get(variable)
+            if not value:
+                if field.default is dataclasses.MISSING:
+                    problems.append(f"missing required environment variable {variable}")
+                continue
+            allowed = (
+                get_args(types[field.name]) if get_origin(types[field.name]) is Literal else ()
+            )
+            if allowed and value not in allowed:
+                problems.append(
+                    f"invalid environment variable {variable}: "
+                    f"{value!r} is not one of {', '.join(allowed)}"
+                )
+                continue
+            values[field.name] = value
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+        return cls(**values)  # type: ignore[arg-type]
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ApiSettings(Settings):
     """Configuration of ApiFunction."""
 
@@ -55,6 +73,7 @@ class ApiSettings(Settings):
     cors_allow_origin: str = "*"
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class OrderConsumerSettings(Settings):
     """Configuration of SqsHandlerFunction. No topic means no notifications."""
 
@@ -62,17 +81,7 @@ class OrderConsumerSettings(Settings):
     notification_topic_arn: str | None = None
 
 
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors():
-        variable = str(error["loc"][0]).upper() if error["loc"] else "?"
-        if error["type"] == "missing":
-            problems.append(f"missing required environment variable {variable}")
-        else:
-            problems.append(f"invalid environment variable {variable}: {error['msg']}")
-    return "; ".join(problems)
-
-
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class UploadProcessorSettings(Settings):
     """Configuration of S3HandlerFunction."""
 

@@ -13,13 +13,11 @@ import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
-from pydantic import ValidationError
-
 from src.core.aws import dynamodb_client, s3_client
 from src.core.config import UploadProcessorSettings
 from src.core.logging import configure_logging, lambda_entry
 from src.core.snapstart import register_restore_hooks
-from src.models.uploads import ChangeKind, ObjectChange
+from src.models.objects import ChangeKind, ObjectChange
 from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services.uploads import UploadService
 
@@ -86,7 +84,7 @@ def _object_change(record: Any) -> ObjectChange | None:
             etag=etag if isinstance(etag, str) else None,
             sequencer=sequencer,
         )
-    except ValidationError:
+    except ValueError:
         logger.error("malformed S3 record ignored", extra={"eventName": name})
         return None
 

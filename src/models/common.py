@@ -7,15 +7,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, PlainSerializer
 
+from src.core.clock import iso_utc
+
 
 def omit_none(value: Any) -> bool:
     """For `Field(exclude_if=omit_none)`: an unset optional attribute is left out, not null."""
     return value is None
-
-
-def iso_utc(value: datetime) -> str:
-    """2026-01-31T12:00:00.000Z: ISO 8601, UTC, milliseconds."""
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # ISO 8601 in UTC to the millisecond, e.g. 2026-01-31T12:00:00.000Z.

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from src.core.clock import iso_utc
 from src.core.errors import OrderNotFound
-from src.models.common import iso_utc
 from src.models.orders import (
     STATUS_SEQUENCE,
     Order,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from src.models.uploads import UploadMetadata
+from src.models.objects import UploadMetadata
 from src.repositories.dynamodb import from_item, to_item, transact_write
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class MetadataRepository:
     def record(self, metadata: UploadMetadata, sequencer: str) -> Refused | None:
         """Store the object's metadata unless a newer event (creation or removal) is recorded.
         None when stored; Refused otherwise."""
-        item = to_item(metadata.model_dump(mode="python", exclude_none=True))
+        item = to_item(metadata.to_record())
         condition = self._newer(sequencer)
         item["sequencer"] = condition["ExpressionAttributeValues"][":sequencer"]
         reasons = transact_write(
@@ -141,7 +141,7 @@ class MetadataRepository:
 def _from_item(item: dict[str, Any]) -> UploadMetadata:
     plain = from_item(item)
     plain.pop("sequencer", None)
-    return UploadMetadata.model_validate(plain)
+    return UploadMetadata.from_record(plain)
 
 
 @dataclass(frozen=True)

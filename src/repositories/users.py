@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from src.core.clock import iso_utc
 from src.core.errors import EmailAlreadyUsed, UserNotFound
-from src.models.common import iso_utc
 from src.models.users import User
 from src.repositories.dynamodb import transact_write
 

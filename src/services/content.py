@@ -14,7 +14,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from src.models.uploads import IMAGE_TYPES, ProcessingStatus
+from src.models.objects import IMAGE_TYPES, ProcessingStatus
 
 MAX_JSON_BYTES = 512 * 1024 * 1024
 MAX_IMAGE_BYTES = 50 * 1024 * 1024

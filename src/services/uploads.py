@@ -19,21 +19,18 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from src.core.clock import utc_now
-from src.models.uploads import (
+from src.models.objects import (
     IMAGE_TYPES,
     JSON_TYPES,
     THUMBNAILS_PREFIX,
-    UPLOAD_URL_SECONDS,
     UPLOADS_PREFIX,
     ChangeKind,
     ObjectChange,
     ProcessingStatus,
     UploadMetadata,
-    UploadRequest,
-    UploadTicket,
 )
 from src.repositories.uploads import Refused, StoredObject
 from src.services.content import (
@@ -43,6 +40,9 @@ from src.services.content import (
     analyse_image,
     count_json_records,
 )
+
+if TYPE_CHECKING:
+    from src.models.uploads import UploadRequest, UploadTicket
 
 # S3's limit on keys, and the longest file name a thumbnail gets: its version (an ETag, at most
 # 32 hex digits, "-" and a part count; or, without one, a sequencer of up to 64 hex digits) and
@@ -99,6 +99,10 @@ class UploadService:
 
     def issue_ticket(self, request: UploadRequest) -> UploadTicket:
         """A presigned PUT for a fresh key under uploads/ (the client's file name kept last)."""
+        # Imported here: the API's models bring pydantic, which the bucket processor, the other
+        # user of this service, does without (src.models.objects says why).
+        from src.models.uploads import UPLOAD_URL_SECONDS, UploadTicket  # noqa: PLC0415
+
         key = f"{UPLOADS_PREFIX}{self._new_id()}/{request.filename}"
         url = self._objects.presign_put(key, request.contentType, UPLOAD_URL_SECONDS)
         return UploadTicket(key=key, uploadUrl=url, expiresIn=UPLOAD_URL_SECONDS)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from src.models.uploads import ProcessingStatus
+from src.models.objects import ProcessingStatus
 from src.services.content import (
     MAX_IMAGE_PIXELS,
     THUMBNAIL_SIDE,
