@@ -250,6 +250,6 @@ def cursor_key(aws: None) -> str:
 
 
 @pytest.fixture
-def api(users_table: str, cursor_key: str) -> ApiClient:
-    """An API client over an empty users table."""
+def api(users_table: str, orders_table: str, cursor_key: str) -> ApiClient:
+    """An API client over empty users and orders tables."""
     return ApiClient()

@@ -48,7 +48,7 @@ class FaultyClient:
 
     def __init__(self, client: Any, rng: random.Random, rate: float, operations: set[str]):
         self._client = client
-        self._rng = rng
+        self.rng = rng
         self.rate = rate
         self._operations = operations
         self.injected: Counter[str] = Counter()
@@ -62,8 +62,8 @@ class FaultyClient:
 
         def call(**kwargs: Any) -> Any:
             with self._lock:
-                roll = self._rng.random()
-                kind = self._rng.choice(BEFORE if roll < self.rate / 2 else AFTER)
+                roll = self.rng.random()
+                kind = self.rng.choice(BEFORE if roll < self.rate / 2 else AFTER)
             if roll < self.rate / 2:
                 self._count(kind)
                 raise _fault(kind, name)

@@ -215,13 +215,10 @@ def make_server(
                 return
             write_response(self, response)
 
-        # Every method reaches the routes, so that the function answers 405 for the ones its
-        # paths do not take, as API Gateway's ANY method lets it.
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = _serve
-        do_TRACE = _serve
-
         def __getattr__(self, name: str) -> Any:
-            # Methods beyond these (QUERY, say) too: the server looks up do_<METHOD>.
+            # The server looks up do_<METHOD>: every method (TRACE and QUERY too) reaches the
+            # routes, so that the function answers 405 for the ones its paths do not take, as
+            # API Gateway's ANY method lets it.
             if name.startswith("do_"):
                 return self._serve
             raise AttributeError(name)

@@ -70,22 +70,18 @@ def _object_change(record: Any) -> ObjectChange | None:
     ):
         logger.error("malformed S3 record ignored", extra={"eventName": name})
         return None
-    sequencer = s3_object.get("sequencer")
-    if not isinstance(sequencer, str) or not sequencer:
-        # Without a sequencer the event cannot be ordered against others for the key.
-        logger.error("event without a sequencer ignored", extra={"eventName": name})
-        return None
-    etag = s3_object.get("eTag")
+    etag, sequencer = s3_object.get("eTag"), s3_object.get("sequencer")
     try:
         return ObjectChange(
             kind=kind,
             bucket=bucket["name"],
             key=unquote_plus(s3_object["key"]),  # S3 sends keys form-encoded ("+": space)
             etag=etag if isinstance(etag, str) else None,
-            sequencer=sequencer,
+            sequencer=sequencer if isinstance(sequencer, str) else "",
         )
     except ValueError:
-        logger.error("malformed S3 record ignored", extra={"eventName": name})
+        # Without a sequencer the event cannot be ordered against others for the key.
+        logger.error("S3 record without a valid sequencer ignored", extra={"eventName": name})
         return None
 
 

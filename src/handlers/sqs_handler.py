@@ -111,7 +111,9 @@ def _apply_all(
             continue
         by_order.setdefault(order_event.orderId, []).append((record["messageId"], order_event))
 
-    def apply_in_order(events: list[tuple[str, OrderEvent]]) -> list[tuple[str, Any]]:
+    def apply_in_order(
+        events: list[tuple[str, OrderEvent]],
+    ) -> list[tuple[str, Result | Exception]]:
         applied: list[tuple[str, Result | Exception]] = []
         for message_id, order_event in events:
             try:

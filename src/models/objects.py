@@ -21,8 +21,10 @@ UPLOADS_PREFIX = "uploads/"
 THUMBNAILS_PREFIX = "thumbnails/"
 IMAGE_TYPES = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP", "image/gif": "GIF"}
 JSON_TYPES = {"application/json"}
-# S3's sequencer: hex digits, compared after right-padding (at most 64 stored).
-SEQUENCER = re.compile(r"[0-9A-Fa-f]{1,64}")
+# S3 sequencers are hex strings of varying length, ordered after right-padding the shorter with
+# zeros (S3 event docs); stored padded to a fixed width, they compare as strings.
+SEQUENCER_WIDTH = 64
+SEQUENCER = re.compile(rf"[0-9A-Fa-f]{{1,{SEQUENCER_WIDTH}}}")
 
 
 class ChangeKind(StrEnum):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from src.models.objects import UploadMetadata
+from src.models.objects import SEQUENCER, SEQUENCER_WIDTH, UploadMetadata
 from src.repositories.dynamodb import from_item, to_item, transact_write
 
 if TYPE_CHECKING:
@@ -27,16 +27,13 @@ TOMBSTONE_PREFIX = "tombstone#"
 # Longer than any event can arrive late: Lambda's asynchronous retries give up after the
 # template's MaximumEventAgeInSeconds (1 hour).
 TOMBSTONE_SECONDS = 2 * 24 * 3600
-# S3 sequencers are hex strings of varying length, ordered after right-padding the shorter
-# with zeros (S3 event docs); stored padded to a fixed width they compare as strings.
-SEQUENCER_WIDTH = 64
 NEWER = "attribute_not_exists(objectKey) OR #sequencer < :sequencer"
 
 
 def normalise_sequencer(sequencer: str) -> str:
     """The sequencer in a form whose string order is the event order."""
     value = sequencer.strip().upper()
-    if not value or len(value) > SEQUENCER_WIDTH or any(c not in "0123456789ABCDEF" for c in value):
+    if not SEQUENCER.fullmatch(value):
         raise ValueError(f"not an S3 sequencer: {sequencer!r}")
     return value.ljust(SEQUENCER_WIDTH, "0")
 

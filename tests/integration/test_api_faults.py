@@ -126,7 +126,7 @@ def test_faults_never_lose_invent_or_half_write_a_user(
     faulty_dynamodb.rate = 0.0
     for user in table_users(users_table).values():  # a fresh table for each example
         send(api, "DELETE", f"/users/{user['userId']['S']}")
-    faulty_dynamodb._rng.seed(seed)
+    faulty_dynamodb.rng.seed(seed)
     faulty_dynamodb.rate = 0.3
     expected = Expected(api)
     for action, email, name in ops:

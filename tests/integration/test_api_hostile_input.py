@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -50,11 +49,6 @@ def assert_client_error_or_success(response: Any) -> None:
     assert response.status < 500, (response.status, response.raw_body)
     if response.status >= 400:
         assert isinstance(response.body["error"], str)
-
-
-@pytest.fixture
-def api(users_table: str, orders_table: str, cursor_key: str) -> ApiClient:
-    return ApiClient()
 
 
 @HOSTILE

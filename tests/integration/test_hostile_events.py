@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import boto3
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,11 +73,6 @@ bodies = st.one_of(
     ),
     st.text(max_size=200),
 )
-
-
-@pytest.fixture
-def api(orders_table: str, users_table: str, cursor_key: str) -> ApiClient:
-    return ApiClient()
 
 
 @HOSTILE
