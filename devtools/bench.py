@@ -248,6 +248,9 @@ class Bench:
         result = subprocess.run(
             [base_python(), "-s", "-c", COLD_DRIVER.format(body=body), *argv],
             env=environment,
+            # `-c` puts the working directory first on sys.path: run in the copy, so that the
+            # repository's src/ (and any bytecode cached beside it) is not what gets imported.
+            cwd=code,
             capture_output=True,
             text=True,
             check=True,
