@@ -1,18 +1,14 @@
 """ApiFunction: the REST API (API Gateway v1 proxy events).
 
-Routes only translate: the request into a model, one service call, the result into a response.
-Error mapping, validation errors, CORS and 404/405 live in `src.handlers.http`.
+Routes only translate: the validated request into one service call, the result into a response.
+Routing, validation errors, error mapping, CORS and 404/405 live in `src.handlers.http`.
 """
 
 from __future__ import annotations
 
 import functools
 from http import HTTPStatus
-from typing import Annotated, Any
-
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.depends import Depends
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from typing import TYPE_CHECKING, Any
 
 from src.core.aws import dynamodb_client, s3_client, ssm_client
 from src.core.config import ApiSettings
@@ -20,27 +16,34 @@ from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
 from src.core.snapstart import register_restore_hooks
 from src.handlers import docs
-from src.handlers.http import create_resolver, openapi_document, responses, with_cors_origin
-from src.models.orders import Order
+from src.handlers.http import Api, Response
+from src.models.orders import Order, OrderPath
 from src.models.uploads import UploadRequest, UploadTicket
-from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
-from src.repositories.orders import OrderRepository
+from src.models.users import (
+    CreateUserRequest,
+    ListUsersQuery,
+    UpdateUserRequest,
+    User,
+    UserPage,
+    UserPath,
+)
 from src.repositories.parameters import SecureStringKeys
-from src.repositories.uploads import ObjectStore
 from src.repositories.users import UserRepository
 from src.services.cursors import PageCursors
-from src.services.orders import OrderService
-from src.services.uploads import UploadService
 from src.services.users import UserService
+
+if TYPE_CHECKING:
+    from src.services.orders import OrderService
+    from src.services.uploads import UploadService
 
 settings = ApiSettings.from_env()
 configure_logging(settings.log_level)
 
-app = create_resolver(settings.cors_allow_origin)
-app.configure_openapi(
+app = Api(
     title="Users, orders and uploads API",
     version="1.0.0",
     description="Users on DynamoDB, the orders applied from the order queue, and uploads.",
+    cors_allow_origin=settings.cors_allow_origin,
 )
 
 
@@ -51,143 +54,126 @@ def user_service() -> UserService:
     return UserService(UserRepository(dynamodb_client(), settings.users_table), PageCursors(keys))
 
 
+# The orders and uploads services are imported on first use: a cold start serving /users
+# does not load them.
+
+
 @functools.cache
 def order_service() -> OrderService:
     """Orders, read-only here: the queue consumer writes them."""
+    from src.repositories.orders import OrderRepository  # noqa: PLC0415
+    from src.services.orders import OrderService  # noqa: PLC0415
+
     return OrderService(OrderRepository(dynamodb_client(), settings.orders_table), publisher=None)
 
 
 @functools.cache
 def upload_service() -> UploadService:
     """Upload tickets only: the bucket's own function processes the uploads."""
+    from src.repositories.uploads import ObjectStore  # noqa: PLC0415
+    from src.services.uploads import UploadService  # noqa: PLC0415
+
     return UploadService(ObjectStore(s3_client(), settings.uploads_bucket), metadata=None)
-
-
-Users = Annotated[UserService, Depends(user_service)]
-Orders = Annotated[OrderService, Depends(order_service)]
-Uploads = Annotated[UploadService, Depends(upload_service)]
-UserId = Annotated[str, Path(min_length=1, max_length=128, description="The user's id")]
 
 
 @app.post(
     "/users",
-    status_code=201,
+    status=HTTPStatus.CREATED,
+    body=CreateUserRequest,
+    response=User,
+    errors=(HTTPStatus.CONFLICT,),
     summary="Create a user",
-    tags=["users"],
-    responses=responses(
-        201,
-        User,
-        HTTPStatus.CONFLICT,
-        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-    ),
+    tags=("users",),
 )
-def create_user(request: Annotated[CreateUserRequest, Body()], users: Users) -> User:
-    return users.create_user(request)
+def create_user(body: CreateUserRequest) -> User:
+    return user_service().create_user(body)
 
 
 @app.get(
     "/users",
+    query=ListUsersQuery,
+    response=UserPage,
     summary="List users, a page at a time",
-    tags=["users"],
-    responses=responses(200, UserPage),
+    tags=("users",),
 )
-def list_users(
-    users: Users,
-    limit: Annotated[int, Query(ge=1, le=100, description="Users per page")] = 20,
-    lastKey: Annotated[
-        str | None,
-        Query(max_length=1024, description="`nextKey` of the previous page"),
-    ] = None,
-) -> UserPage:
-    return users.list_users(limit, lastKey)
+def list_users(query: ListUsersQuery) -> UserPage:
+    return user_service().list_users(query.limit, query.lastKey)
 
 
 @app.get(
-    "/users/<userId>",
+    "/users/{userId}",
+    path_params=UserPath,
+    response=User,
+    errors=(HTTPStatus.NOT_FOUND,),
     summary="Get a user",
-    tags=["users"],
-    responses=responses(200, User, HTTPStatus.NOT_FOUND),
+    tags=("users",),
 )
-def get_user(userId: UserId, users: Users) -> User:
-    return users.get_user(userId)
+def get_user(path: UserPath) -> User:
+    return user_service().get_user(path.userId)
 
 
 @app.put(
-    "/users/<userId>",
+    "/users/{userId}",
+    path_params=UserPath,
+    body=UpdateUserRequest,
+    response=User,
+    errors=(HTTPStatus.NOT_FOUND,),
     summary="Change a user's name or age",
-    tags=["users"],
-    responses=responses(
-        200,
-        User,
-        HTTPStatus.NOT_FOUND,
-        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-    ),
+    tags=("users",),
 )
-def update_user(
-    userId: UserId,
-    request: Annotated[UpdateUserRequest, Body()],
-    users: Users,
-) -> User:
-    return users.update_user(userId, request)
+def update_user(path: UserPath, body: UpdateUserRequest) -> User:
+    return user_service().update_user(path.userId, body)
 
 
 @app.delete(
-    "/users/<userId>",
-    status_code=204,
+    "/users/{userId}",
+    status=HTTPStatus.NO_CONTENT,
+    path_params=UserPath,
+    errors=(HTTPStatus.NOT_FOUND,),
     summary="Delete a user",
-    tags=["users"],
-    responses=responses(204, None, HTTPStatus.NOT_FOUND),
+    tags=("users",),
 )
-def delete_user(userId: UserId, users: Users) -> Response[None]:
-    users.delete_user(userId)
-    return Response(status_code=204, body=None)
+def delete_user(path: UserPath) -> None:
+    user_service().delete_user(path.userId)
 
 
 @app.get(
-    "/orders/<orderId>",
+    "/orders/{orderId}",
+    path_params=OrderPath,
+    response=Order,
+    errors=(HTTPStatus.NOT_FOUND,),
     summary="Get an order",
-    tags=["orders"],
-    responses=responses(200, Order, HTTPStatus.NOT_FOUND),
+    tags=("orders",),
 )
-def get_order(
-    orderId: Annotated[str, Path(min_length=1, max_length=128, description="The order's id")],
-    orders: Orders,
-) -> Order:
-    return orders.get_order(orderId)
+def get_order(path: OrderPath) -> Order:
+    return order_service().get_order(path.orderId)
 
 
 @app.post(
     "/uploads",
-    status_code=201,
+    status=HTTPStatus.CREATED,
+    body=UploadRequest,
+    response=UploadTicket,
     summary="Get a presigned URL to upload a file",
-    tags=["uploads"],
-    responses=responses(
-        201, UploadTicket, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.UNSUPPORTED_MEDIA_TYPE
-    ),
+    tags=("uploads",),
 )
-def create_upload(request: Annotated[UploadRequest, Body()], uploads: Uploads) -> UploadTicket:
-    return uploads.issue_ticket(request)
+def create_upload(body: UploadRequest) -> UploadTicket:
+    return upload_service().issue_ticket(body)
 
 
-@app.get("/openapi.json", include_in_schema=False)
-def serve_openapi_document() -> Response[Any]:
-    return Response(
-        status_code=200,
-        content_type="application/json",
-        body=openapi_document(app),
-    )
+@app.get("/openapi.json", documented=False)
+def serve_openapi_document() -> Response:
+    return Response(HTTPStatus.OK, app.openapi())
 
 
-@app.get("/docs", include_in_schema=False)
-def docs_page() -> Response[Any]:
-    return docs.page(app.openapi_config.title)
+@app.get("/docs", documented=False)
+def docs_page() -> Response:
+    return docs.page(app.title)
 
 
-@app.get("/docs/<asset>", include_in_schema=False)
-def docs_asset(asset: str) -> Response[Any]:
-    found = docs.asset(asset)
+@app.get("/docs/{asset}", path_params=docs.AssetPath, documented=False)
+def docs_asset(path: docs.AssetPath) -> Response:
+    found = docs.asset(path.asset)
     if found is None:
         raise NotFound("not found")
     return found
@@ -200,4 +186,4 @@ register_restore_hooks(
 
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return with_cors_origin(app.resolve(event, context), settings.cors_allow_origin)
+    return app.handle(event)

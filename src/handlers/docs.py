@@ -4,9 +4,9 @@ two assets the API serves itself from the swagger-ui-bundle package (no CDN, dep
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import BaseModel, ConfigDict
 
-from aws_lambda_powertools.event_handler import Response
+from src.handlers.http import Response
 
 # URLs are relative: the page works under a stage prefix (/v1/docs) and at the root alike.
 PAGE = """<!doctype html>
@@ -28,21 +28,27 @@ PAGE = """<!doctype html>
 ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "application/javascript"}
 
 
-def page(title: str) -> Response[Any]:
-    return Response(
-        status_code=200, content_type="text/html; charset=utf-8", body=PAGE.format(title=title)
-    )
+class AssetPath(BaseModel):
+    """Path of `/docs/{asset}`."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    asset: str
 
 
-def asset(name: str) -> Response[Any] | None:
+def page(title: str) -> Response:
+    return Response(200, PAGE.format(title=title), content_type="text/html; charset=utf-8")
+
+
+def asset(name: str) -> Response | None:
     """One of the page's assets; None for any other name."""
     if name not in ASSETS:
         return None
     from swagger_ui_bundle import swagger_ui_path  # noqa: PLC0415 - the docs path only
 
     return Response(
-        status_code=200,
+        200,
+        (swagger_ui_path / name).read_text(encoding="utf-8"),
         content_type=ASSETS[name],
-        body=(swagger_ui_path / name).read_text(encoding="utf-8"),
         headers={"Cache-Control": "public, max-age=86400"},
     )

@@ -1,24 +1,30 @@
-"""The HTTP edge of the API: the Powertools resolver with the service's conventions.
+"""The HTTP edge of the API: a small router for API Gateway REST (v1 proxy) events.
 
-Everything that is the same for every route lives here, once: the domain error -> HTTP status
-mapping, validation errors as 400, a body size limit, 404/405 for unknown paths and methods,
-503s with Retry-After when AWS is throttling or failing, 500s that reveal nothing but a request
-id, and CORS headers on every response.
+Everything that is the same for every route lives here, once: path matching with 404 and 405,
+pydantic validation of path, query and body (400, 413, 415), the domain error -> HTTP status
+mapping, 503s with Retry-After when AWS is throttling or failing, 500s that reveal nothing but a
+request id, CORS headers on every response and preflights, and the OpenAPI document, generated
+from the routes and their models.
+
+Powertools' APIGatewayRestResolver did this job until `make bench` measured what it costs a cold
+start: about 45 ms of import and first-request work, 0.2x the floor, when the budget for the
+whole API is 0.5x (issue 7). It also needed three of its private attributes to give this
+contract's 405, 415 and unknown-parameter answers. What is left is what this API uses.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
 import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ValidationError
 
 from src.core.aws import is_transient
 from src.core.errors import Conflict, DomainError, InvalidRequest, NotFound
@@ -33,6 +39,9 @@ JSON = "application/json"
 MAX_BODY_BYTES = 10 * 1024
 # What a 503 asks clients to wait: throttling and AWS 5xx clear within seconds.
 RETRY_AFTER_SECONDS = 1
+# How long a browser may cache a preflight answer, and the request headers it may send.
+PREFLIGHT_MAX_AGE_SECONDS = 600
+CORS_ALLOW_HEADERS = "Authorization,Content-Type,X-Amz-Date,X-Amz-Security-Token,X-Api-Key"
 
 # The one place where domain errors become HTTP statuses (most specific class first).
 STATUS_BY_ERROR: list[tuple[type[DomainError], HTTPStatus]] = [
@@ -40,136 +49,211 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], HTTPStatus]] = [
     (Conflict, HTTPStatus.CONFLICT),
     (InvalidRequest, HTTPStatus.BAD_REQUEST),
 ]
+# Every route validates its input (400) and reaches AWS, which may fail for a moment (503);
+# a route with a body may also meet one too large (413) or not JSON (415).
+ALWAYS_DOCUMENTED = (HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE)
+BODY_DOCUMENTED = (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
-class BodyTooLarge(Exception):
-    """The request body is over MAX_BODY_BYTES."""
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What a route returns when its model is not the whole answer."""
+
+    status: int
+    body: Any = None  # a model, a JSON value, or a str sent as it is; None: no body
+    content_type: str = JSON
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def error_response(
     status: HTTPStatus,
     message: str,
     details: Any = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     request_id: str | None = None,
-) -> Response[Any]:
+) -> Response:
     """An ErrorBody response."""
-    body: dict[str, Any] = {"error": message}
-    if details is not None:
-        body["details"] = details
-    if request_id is not None:
-        body["requestId"] = request_id
-    return Response(
-        status_code=status.value,
-        content_type=JSON,
-        body=body,
-        headers=headers,
-    )
+    body = ErrorBody(error=message, details=details, requestId=request_id)
+    return Response(status.value, body, headers=headers or {})
 
 
-def _limited_json_loads(body: str) -> Any:
-    # surrogatepass: a lone surrogate is a JSON error, reported as such below, not a crash here.
-    if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-        raise BodyTooLarge
-    return json.loads(body)
+class Refused(Exception):
+    """A request refused before its route ran."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
 
 
-def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
-    # The offending input is not echoed back: it may be large or personal.
-    return [
-        {
-            "loc": [part for part in error.get("loc", ()) if part != "body"],
-            "msg": error.get("msg", ""),
-            "type": error.get("type", ""),
-        }
-        for error in exc.errors()
-    ]
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One method on one path: its endpoint, the models of its input and output, and what the
+    OpenAPI document says of it. The endpoint is called with `path=`, `query=` and `body=`, the
+    validated models it declares, and returns `response` (a model), None or a Response."""
+
+    method: str
+    path: str  # as OpenAPI writes it: /users/{userId}
+    endpoint: Callable[..., Any]
+    status: int = HTTPStatus.OK
+    path_params: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    errors: tuple[HTTPStatus, ...] = ()
+    summary: str | None = None
+    tags: tuple[str, ...] = ()
+    documented: bool = True
+    pattern: re.Pattern[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # A {name} segment matches one non-empty segment; everything else matches itself.
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        object.__setattr__(self, "pattern", re.compile(regex))
 
 
-def create_resolver(cors_allow_origin: str) -> APIGatewayRestResolver:
-    """A REST (v1 proxy) resolver with validation, OpenAPI and this service's error mapping."""
-    app = APIGatewayRestResolver(
-        cors=CORSConfig(allow_origin=cors_allow_origin, max_age=600),
-        enable_validation=True,
-        # A response that breaks its own model is a server bug: raise ResponseValidationError
-        # (a logged 500 below), not the request-validation error Powertools raises by default.
-        response_validation_error_http_code=HTTPStatus.INTERNAL_SERVER_ERROR,
-        json_body_deserializer=_limited_json_loads,
-    )
+class Api:
+    """The routes of an API and the handling of its events."""
 
-    @app.exception_handler(DomainError)
-    def domain_error(exc: DomainError) -> Response[Any]:
-        status = next(
-            (status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind)),
-            HTTPStatus.BAD_REQUEST,
-        )
-        return error_response(status, str(exc))
+    def __init__(
+        self, *, title: str, version: str, description: str, cors_allow_origin: str
+    ) -> None:
+        self.title, self.version, self.description = title, version, description
+        self.cors_allow_origin = cors_allow_origin
+        self.routes: list[Route] = []
+        self._document: dict[str, Any] | None = None
 
-    @app.exception_handler(RequestValidationError)
-    def invalid_request(exc: RequestValidationError) -> Response[Any]:
-        return error_response(
-            HTTPStatus.BAD_REQUEST, "request validation failed", _validation_details(exc)
-        )
+    def route(self, method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        """Register the decorated function as the endpoint of `method` on `path`."""
 
-    @app.exception_handler(BodyTooLarge)
-    def body_too_large(_: BodyTooLarge) -> Response[Any]:
-        return error_response(
-            HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes"
-        )
+        def register(endpoint: Endpoint) -> Endpoint:
+            self.routes.append(Route(method, path, endpoint, **options))
+            return endpoint
 
-    @app.exception_handler([binascii.Error, UnicodeError])
-    def undecodable_body(_: Exception) -> Response[Any]:
-        return error_response(HTTPStatus.BAD_REQUEST, "body is not valid UTF-8 text")
+        return register
 
-    @app.not_found
-    def unknown_route(_: NotFoundError) -> Response[Any]:
-        allowed = _methods_for(app, app.current_event.path)
-        if allowed:
+    def get(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        return self.route("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        return self.route("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        return self.route("PUT", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        return self.route("DELETE", path, **options)
+
+    # --- events ----------------------------------------------------------------------------
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        """The proxy response to an API Gateway REST proxy event."""
+        try:
+            response = self._dispatch(event)
+        except Refused as refused:
+            response = refused.response
+        except DomainError as exc:
+            status = next(
+                (status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind)),
+                HTTPStatus.BAD_REQUEST,
+            )
+            response = error_response(status, str(exc))
+        except Exception as exc:  # every other failure is answered (a 500 or 503), not raised
+            response = server_error(exc)
+        return self._proxy_response(response)
+
+    def _dispatch(self, event: Mapping[str, Any]) -> Response:
+        method, path = str(event.get("httpMethod") or ""), str(event.get("path") or "/")
+        matches = [
+            (route, found) for route in self.routes if (found := route.pattern.fullmatch(path))
+        ]
+        allowed = sorted({route.method for route, _ in matches} | {"OPTIONS"})
+        if method == "OPTIONS":
+            return Response(
+                HTTPStatus.NO_CONTENT,
+                headers={
+                    "Access-Control-Allow-Methods": ",".join(allowed),
+                    "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+                    "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
+                },
+            )
+        for route, found in matches:
+            if route.method == method:
+                return self._run(route, found.groupdict(), event)
+        if matches:
             return error_response(
                 HTTPStatus.METHOD_NOT_ALLOWED,
-                f"method {app.current_event.http_method} not allowed",
-                headers={"Allow": ", ".join(sorted(allowed | {"OPTIONS"}))},
+                f"method {method[:20]} not allowed",
+                headers={"Allow": ", ".join(allowed)},
             )
         return error_response(HTTPStatus.NOT_FOUND, "not found")
 
-    app.exception_handler(Exception)(server_error)
-    # Powertools runs its request validation before any middleware of ours; these checks must
-    # come first (its parsing of a multipart body without a boundary raises a bare ValueError).
-    validation = app._request_validation_middleware
+    def _run(self, route: Route, path: dict[str, str], event: Mapping[str, Any]) -> Response:
+        _refuse_other_media_types(event)
+        query: dict[str, str] = dict(event.get("queryStringParameters") or {})
+        declared = route.query.model_fields if route.query else {}
+        unknown = sorted(set(query) - set(declared))
+        if unknown:
+            raise Refused(
+                error_response(
+                    HTTPStatus.BAD_REQUEST, f"unknown query parameter: {', '.join(unknown)[:200]}"
+                )
+            )
+        problems: list[dict[str, Any]] = []
+        arguments = {
+            name: _validated(model, values, location, problems)
+            for name, model, values, location in (
+                ("path", route.path_params, path, "path"),
+                ("query", route.query, query, "query"),
+                ("body", route.body, _json_body(event) if route.body else None, None),
+            )
+            if model is not None
+        }
+        if problems:
+            raise Refused(
+                error_response(HTTPStatus.BAD_REQUEST, "request validation failed", problems)
+            )
+        result = route.endpoint(**arguments)
+        if isinstance(result, Response):
+            return result
+        expected = route.response or type(None)
+        if not isinstance(result, expected):
+            # A server bug, whatever the client sent: a logged 500.
+            raise TypeError(
+                f"{route.endpoint.__name__} returned {type(result).__name__}, "
+                f"not {expected.__name__}"
+            )
+        return Response(route.status, result)
 
-    def checked_then_validated(
-        app: APIGatewayRestResolver, next_middleware: NextMiddleware
-    ) -> Response[Any]:
-        return _refused(app) or validation(app, next_middleware)
+    def _proxy_response(self, response: Response) -> dict[str, Any]:
+        headers = {"Access-Control-Allow-Origin": self.cors_allow_origin, **response.headers}
+        body = response.body
+        if body is None:
+            text = ""
+        else:
+            headers["Content-Type"] = response.content_type
+            if isinstance(body, BaseModel):
+                text = body.model_dump_json()
+            elif isinstance(body, str):
+                text = body
+            else:
+                text = json.dumps(body, separators=(",", ":"))
+        return {
+            "statusCode": int(response.status),
+            "headers": headers,
+            "body": text,
+            "isBase64Encoded": False,
+        }
 
-    app._request_validation_middleware = checked_then_validated  # type: ignore[assignment]
-    return app
-
-
-def _refused(app: APIGatewayRestResolver) -> Response[Any] | None:
-    """The response to a request refused before validation, or None to go on.
-
-    - A body that is not JSON is a 415: forms and multipart bodies are what a browser may send
-      across origins without a CORS preflight, so accepting them would open the API to CSRF.
-    - Query parameters the route does not declare are a 400, as unknown body fields are: a
-      misspelt `limt=5` must not silently mean the default. Powertools keeps the matched route,
-      with its declared parameters, in the resolver's context.
-    """
-    event = app.current_event
-    content_type = (event.headers.get("content-type") or JSON).split(";")[0].strip().lower()
-    if event.body and content_type != JSON and not content_type.endswith("+json"):
-        return error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the body as {JSON}")
-    route = app.context.get("_route")
-    declared = {param.alias for param in route.dependant.query_params} if route else set()
-    unknown = sorted(set(event.query_string_parameters or {}) - declared)
-    if unknown:
-        return error_response(
-            HTTPStatus.BAD_REQUEST, f"unknown query parameter: {', '.join(unknown)[:200]}"
-        )
-    return None
+    # --- OpenAPI ---------------------------------------------------------------------------
+    def openapi(self) -> dict[str, Any]:
+        """The OpenAPI 3.1 document of the documented routes (built once, on first use)."""
+        if self._document is None:
+            self._document = _openapi_document(self)
+        return self._document
 
 
-def server_error(exc: Exception) -> Response[Any]:
+def server_error(exc: Exception) -> Response:
     """The response to an error no route expects: 503 with Retry-After when AWS is throttling or
     failing for a moment, else a 500 carrying only the request id (the stack goes to the log)."""
     if is_transient(exc):
@@ -188,59 +272,131 @@ def server_error(exc: Exception) -> Response[Any]:
     )
 
 
-def responses(
-    success: int, model: type[Any] | None, *errors: HTTPStatus
-) -> dict[int, OpenAPIResponse]:
-    """OpenAPI responses of a route: its success response and the errors it can answer with."""
-    documented: dict[int, OpenAPIResponse] = {
-        success: {"description": HTTPStatus(success).phrase}
-        if model is None
-        else {"description": HTTPStatus(success).phrase, "content": {JSON: {"model": model}}}
-    }
-    # Every route validates its parameters (400), and reaches AWS, which may be throttling or
-    # failing for a moment (503).
-    for status in (*errors, HTTPStatus.BAD_REQUEST, HTTPStatus.SERVICE_UNAVAILABLE):
-        documented[status.value] = {
-            "description": status.phrase,
-            "content": {JSON: {"model": ErrorBody}},
+def _refuse_other_media_types(event: Mapping[str, Any]) -> None:
+    """A body that is not JSON is a 415: forms and multipart bodies are what a browser may send
+    across origins without a CORS preflight, so accepting them would open the API to CSRF."""
+    headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
+    content_type = str(headers.get("content-type") or JSON).split(";")[0].strip().lower()
+    if event.get("body") and content_type != JSON and not content_type.endswith("+json"):
+        raise Refused(error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the body as {JSON}"))
+
+
+_MISSING = object()
+
+
+def _json_body(event: Mapping[str, Any]) -> Any:
+    """The body's JSON document; _MISSING when there is no body or it is not JSON."""
+    body = event.get("body")
+    if body is None or body == "":
+        return _MISSING
+    if event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise Refused(
+                error_response(HTTPStatus.BAD_REQUEST, "body is not valid UTF-8 text")
+            ) from exc
+    # surrogatepass: a lone surrogate is a JSON error below, not a crash here.
+    if len(str(body).encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
+        raise Refused(
+            error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
+        )
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+_NOT_JSON = object()
+
+
+def _validated(
+    model: type[BaseModel], values: Any, location: str | None, problems: list[dict[str, Any]]
+) -> BaseModel | None:
+    """`values` as `model`; None, with what is wrong added to `problems`, when they are not.
+    The offending input is not echoed back: it may be large or personal."""
+    prefix = [location] if location else []
+    if values is _MISSING:
+        problems.append({"loc": prefix, "msg": "a JSON body is required", "type": "missing"})
+        return None
+    if values is _NOT_JSON:
+        problems.append({"loc": prefix, "msg": "body is not valid JSON", "type": "json_invalid"})
+        return None
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems.extend(
+            {"loc": [*prefix, *error["loc"]], "msg": error["msg"], "type": error["type"]}
+            for error in exc.errors(include_input=False, include_url=False)
+        )
+        return None
+
+
+def _openapi_document(api: Api) -> dict[str, Any]:
+    from pydantic.json_schema import models_json_schema  # noqa: PLC0415 - /openapi.json only
+
+    routes = [route for route in api.routes if route.documented]
+    inputs = {route.body for route in routes if route.body}
+    outputs = {route.response for route in routes if route.response} | {ErrorBody}
+    refs, definitions = models_json_schema(
+        [(model, "validation") for model in inputs]
+        + [(model, "serialization") for model in outputs],
+        ref_template="#/components/schemas/{model}",
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        operation: dict[str, Any] = {
+            "tags": list(route.tags),
+            "summary": route.summary,
+            "operationId": route.endpoint.__name__,
         }
-    return documented
+        parameters = [
+            *_parameters(route.path_params, "path"),
+            *_parameters(route.query, "query"),
+        ]
+        if parameters:
+            operation["parameters"] = parameters
+        if route.body:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {JSON: {"schema": refs[(route.body, "validation")]}},
+            }
+        success: dict[str, Any] = {"description": HTTPStatus(route.status).phrase}
+        if route.response:
+            success["content"] = {JSON: {"schema": refs[(route.response, "serialization")]}}
+        error = {JSON: {"schema": refs[(ErrorBody, "serialization")]}}
+        statuses = (*route.errors, *(BODY_DOCUMENTED if route.body else ()), *ALWAYS_DOCUMENTED)
+        operation["responses"] = {
+            str(route.status): success,
+            **{
+                str(status.value): {"description": status.phrase, "content": error}
+                for status in statuses
+            },
+        }
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": api.title, "description": api.description, "version": api.version},
+        # Relative to the document's own URL, so "try it out" calls this API under its stage
+        # prefix (/v1) as well as at the root of the local stack.
+        "servers": [{"url": ".", "description": "this API"}],
+        "paths": paths,
+        "components": {"schemas": definitions.get("$defs", {})},
+    }
 
 
-def openapi_document(app: APIGatewayRestResolver) -> dict[str, Any]:
-    """The OpenAPI document of `app`, without the 422 responses Powertools adds for validation:
-    this API answers invalid requests with 400 (documented per route)."""
-    document: dict[str, Any] = json.loads(app.get_openapi_json_schema())
-    # Relative to the document's own URL, so "try it out" calls this API under its stage
-    # prefix (/v1) as well as at the root of the local stack.
-    document["servers"] = [{"url": ".", "description": "this API"}]
-    for operations in document.get("paths", {}).values():
-        for operation in operations.values():
-            documented = operation.get("responses", {})
-            documented.pop("422", None)  # this API answers 400
-            documented.pop("500", None)  # Powertools' response-validation schema, not ours
-            if "204" in documented:
-                documented["204"].pop("content", None)  # No Content means no body, not null
-    schemas = document.get("components", {}).get("schemas", {})
-    for name in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
-        schemas.pop(name, None)
-    return document
-
-
-def _methods_for(app: APIGatewayRestResolver, path: str) -> set[str]:
-    """Methods registered for `path`. Powertools answers 404 for a known path with another
-    method; the HTTP contract wants 405 with `Allow`, so look the path up in its route table
-    (a private attribute of the pinned Powertools version; tests cover it)."""
-    routes = app._static_routes + app._dynamic_routes
-    return {route.method for route in routes if route.rule.match(path)}
-
-
-def with_cors_origin(response: dict[str, Any], allow_origin: str) -> dict[str, Any]:
-    """Powertools adds CORS headers only when the request carries an Origin; the contract wants
-    them on every response, so fill in the configured origin where none was set."""
-    headers = response.setdefault("multiValueHeaders", {})
-    if "Access-Control-Allow-Origin" not in headers and "Access-Control-Allow-Origin" not in (
-        response.get("headers") or {}
-    ):
-        headers["Access-Control-Allow-Origin"] = [allow_origin]
-    return response
+def _parameters(model: type[BaseModel] | None, location: str) -> list[dict[str, Any]]:
+    if model is None:
+        return []
+    schema = model.model_json_schema()
+    required = set(schema.get("required", ()))
+    return [
+        {
+            "name": name,
+            "in": location,
+            "required": location == "path" or name in required,
+            "description": prop.get("description"),
+            "schema": prop,
+        }
+        for name, prop in schema["properties"].items()
+    ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from src.core.clock import iso_utc
 
@@ -25,6 +25,8 @@ Timestamp = Annotated[
 
 class ErrorBody(BaseModel):
     """Every error response: a message, and where useful the details and the request id."""
+
+    model_config = ConfigDict(defer_build=True)
 
     error: str = Field(examples=["user 42 not found"])
     details: Any | None = Field(default=None, exclude_if=omit_none)

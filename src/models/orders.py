@@ -176,6 +176,14 @@ class Order(BaseModel):
     cancelReason: str | None = Field(default=None, exclude_if=omit_none)
 
 
+class OrderPath(BaseModel):
+    """Path of `/orders/{orderId}`."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    orderId: str = Field(min_length=1, max_length=128, description="The order's id")
+
+
 class OrderNotification(BaseModel):
     """Published to the notification topic when an order is created or cancelled."""
 

@@ -73,7 +73,7 @@ Age = Annotated[StrictInt, Field(ge=0, le=150, examples=[36]), BeforeValidator(_
 class CreateUserRequest(BaseModel):
     """Body of `POST /users`."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     email: Email
     name: Name
@@ -83,7 +83,9 @@ class CreateUserRequest(BaseModel):
 class UpdateUserRequest(BaseModel):
     """Body of `PUT /users/{userId}`: only the fields given change; `"age": null` removes age."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(
+        extra="forbid", defer_build=True, json_schema_extra={"minProperties": 1}
+    )
 
     # null is refused below; the document says so by not offering it.
     name: Name | SkipJsonSchema[None] = None
@@ -105,7 +107,7 @@ class UpdateUserRequest(BaseModel):
 class User(BaseModel):
     """A user as the API returns it. Optional attributes are omitted, not null."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     userId: str = Field(examples=["3f1c2a9e-8d4b-4a51-9a43-0c6f1e2b7d10"])
     email: str
@@ -118,6 +120,30 @@ class User(BaseModel):
 class UserPage(BaseModel):
     """Body of `GET /users`: pass `nextKey` back as `lastKey` for the next page."""
 
+    model_config = ConfigDict(defer_build=True)
+
     users: list[User]
     count: int
     nextKey: str | None = Field(default=None, exclude_if=omit_none)
+
+
+UserId = Annotated[str, Field(min_length=1, max_length=128, description="The user's id")]
+
+
+class UserPath(BaseModel):
+    """Path of `/users/{userId}`."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    userId: UserId
+
+
+class ListUsersQuery(BaseModel):
+    """Query of `GET /users`: parameters it does not name are refused."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    limit: int = Field(default=20, ge=1, le=100, description="Users per page")
+    lastKey: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
+        default=None, description="`nextKey` of the previous page"
+    )

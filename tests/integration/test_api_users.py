@@ -155,10 +155,10 @@ class TestCreate:
     def test_concurrent_creates_with_one_email_give_one_201_and_the_rest_409(
         self, api: ApiClient, users_table: str
     ) -> None:
-        # Lambda runs one invocation per execution environment at a time (the Powertools
-        # resolver keeps per-request state on the app), so concurrent creates come from separate
-        # environments: here each thread has its own service and DynamoDB client and the race
-        # is decided by DynamoDB alone. The HTTP mapping of the outcome is the one tested above.
+        # Lambda runs one invocation per execution environment at a time, so concurrent
+        # creates come from separate environments: here each thread has its own service and
+        # DynamoDB client and the race is decided by DynamoDB alone. The HTTP mapping of the
+        # outcome is the one tested above.
         import boto3
 
         from src.core.errors import EmailAlreadyUsed
@@ -478,6 +478,24 @@ class TestOpenApi:
         for operations in paths.values():
             for operation in operations.values():
                 assert "422" not in operation["responses"]
+                assert {"400", "503"} <= set(operation["responses"])
+
+    def test_documents_each_parameter_with_its_bounds(self, api: ApiClient) -> None:
+        paths = api.request("GET", "/openapi.json").body["paths"]
+
+        listed = {param["name"]: param for param in paths["/users"]["get"]["parameters"]}
+        (user_id,) = paths["/users/{userId}"]["get"]["parameters"]
+
+        assert listed["limit"]["in"] == "query"
+        assert not listed["limit"]["required"]
+        assert (
+            listed["limit"]["schema"] | {"minimum": 1, "maximum": 100, "default": 20}
+            == (listed["limit"]["schema"])
+        )
+        assert listed["lastKey"]["schema"]["anyOf"][0]["maxLength"] == 1024
+        assert user_id["in"] == "path"
+        assert user_id["required"]
+        assert user_id["schema"]["maxLength"] == 128
 
 
 def _json(value: Any) -> str:
