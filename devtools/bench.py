@@ -5,9 +5,9 @@ one run, each against a budget set relative to a floor measured in the same run.
   inside the process (interpreter start-up excluded), against a moto server on loopback with
   the template's resources. The process sees what Lambda's would: the base interpreter, the
   runtime requirements plus boto3 installed apart (bench-results/site-*, compiled, not the dev
-  venv, whose extra packages such as pyOpenSSL and awscrt botocore would import), and a copy of
-  src/ without bytecode. Runs alternate with the floor: a process that creates a boto3
-  DynamoDB client and does one GetItem.
+  venv, whose extra packages such as pyOpenSSL and awscrt botocore would import), and src/ as
+  the function artifact ships it (made by the Makefile's build target, with its bytecode). Runs
+  alternate with the floor: a process that creates a boto3 DynamoDB client and does one GetItem.
 - Warm: hundreds of invocations in this process; median and p99.
 - AWS calls: counted at botocore's HTTP layer (before-send), per request type, per SQS message,
   per S3 object.
@@ -109,6 +109,23 @@ def runtime_site() -> Path:
         )
         staging.rename(site)
     return site
+
+
+def function_artifact(target: Path) -> None:
+    """src/ as the functions' artifact holds it: the Makefile target `sam build` runs (the
+    sources and the bytecode compiled for them)."""
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "--silent",
+            "build-ApiFunction",
+            f"ARTIFACTS_DIR={target}",
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+    )
 
 
 @contextlib.contextmanager
@@ -217,9 +234,7 @@ class Bench:
         }
         samples: dict[str, list[float]] = {name: [] for name in [*self.functions, "floor"]}
         with tempfile.TemporaryDirectory() as code:
-            shutil.copytree(
-                ROOT / "src", Path(code) / "src", ignore=shutil.ignore_patterns("__pycache__")
-            )
+            function_artifact(Path(code))
             for _ in range(self.runs):
                 for name, handler in self.functions.items():
                     samples[name].append(

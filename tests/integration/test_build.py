@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -44,8 +45,20 @@ def test_function_artifacts_hold_src_only(build_dir: Path) -> None:
         assert sorted(path.name for path in artifact.iterdir()) == ["src"], logical_id
         module = properties["Handler"].rsplit(".", 1)[0].replace(".", "/") + ".py"
         assert (artifact / module).exists(), logical_id
-        assert not list(artifact.rglob("__pycache__"))
         assert not list(artifact.rglob("test*")), logical_id
+
+
+def test_function_artifacts_ship_bytecode_valid_whatever_the_timestamps(build_dir: Path) -> None:
+    # /var/task is read-only: without it, every cold start compiles src/ again.
+    for logical_id in resources_of_type("AWS::Serverless::Function"):
+        sources = sorted((build_dir / logical_id / "src").rglob("*.py"))
+        assert sources, logical_id
+        for source in sources:
+            (compiled,) = (source.parent / "__pycache__").glob(f"{source.stem}.cpython-313.pyc")
+            header = compiled.read_bytes()[:16]
+            assert header[:4] == importlib.util.MAGIC_NUMBER, compiled
+            # PEP 552 flags: hash-based (bit 0), source not checked (bit 1 clear).
+            assert int.from_bytes(header[4:8], "little") == 0b01, compiled
 
 
 def test_the_layer_holds_the_runtime_requirements_for_aarch64(build_dir: Path) -> None:
