@@ -13,7 +13,9 @@ one run, each against a budget set relative to a floor measured in the same run.
   per S3 object.
 - Artifacts: `sam build` into a temporary directory.
 
-Results print as a table and go to bench-results/bench.json.
+Results print as a table and go to bench-results/bench.json. Beside each cold-start median go the
+quartiles of the ratios of each run to the floor run right after it: on a shared machine they
+tell how far one run's ratio strays from the budget's.
 """
 
 from __future__ import annotations
@@ -233,20 +235,25 @@ class Bench:
             "S3HandlerFunction": self.s3_event,
         }
         samples: dict[str, list[float]] = {name: [] for name in [*self.functions, "floor"]}
+        # Each run over the floor run right after it: how far one run's ratio strays.
+        ratios: dict[str, list[float]] = {name: [] for name in self.functions}
         with tempfile.TemporaryDirectory() as code:
             function_artifact(Path(code))
             for _ in range(self.runs):
                 for name, handler in self.functions.items():
-                    samples[name].append(
-                        self._process(
-                            code, name, HANDLER_BODY, [json.dumps(events[name]()), handler]
-                        )
+                    ms = self._process(
+                        code, name, HANDLER_BODY, [json.dumps(events[name]()), handler]
                     )
-                    samples["floor"].append(
-                        self._process(code, "ApiFunction", FLOOR_BODY, [user_id])
-                    )
+                    floor = self._process(code, "ApiFunction", FLOOR_BODY, [user_id])
+                    samples[name].append(ms)
+                    samples["floor"].append(floor)
+                    ratios[name].append(ms / floor)
         self.results["cold_ms"] = {name: statistics.median(v) for name, v in samples.items()}
         self.results["cold_runs"] = {name: len(v) for name, v in samples.items()}
+        if self.runs > 1:
+            self.results["cold_ratio_quartiles"] = {
+                name: statistics.quantiles(v, n=4) for name, v in ratios.items()
+            }
 
     def _process(self, code: str, function: str, body: str, argv: list[str]) -> float:
         environment = {
@@ -398,8 +405,14 @@ def report(results: dict[str, Any]) -> bool:
         f"\ncold start (ms): median of {runs['ApiFunction']} runs per function, each followed"
         f" by a floor run ({runs['floor']} in all)"
     )
+    quartiles = results.get("cold_ratio_quartiles", {})
     for name, value in results["cold_ms"].items():
-        print(f"  {name:28} {value:8.1f}")
+        line = f"  {name:28} {value:8.1f}"
+        if name in quartiles:
+            line += "   each run / next floor: quartiles {:.2f} {:.2f} {:.2f}".format(
+                *quartiles[name]
+            )
+        print(line)
     print("warm invocations (ms)")
     for name, value in results["warm_ms"].items():
         print(f"  {name:28} median {value['median']:7.2f}   p99 {value['p99']:7.2f}")
