@@ -130,6 +130,21 @@ class TestCreate:
         assert response.status == 413
         assert "error" in response.body
 
+    def test_a_base64_encoded_json_body_is_read(self, api: ApiClient) -> None:
+        # API Gateway sends a body base64-encoded when it takes it for binary.
+        import base64
+
+        from src.handlers import api_handler
+
+        raw = '{"email": "ada@example.com", "name": "Ada"}'
+        event = ApiClient.event("POST", "/users", raw_body=base64.b64encode(raw.encode()).decode())
+        event["isBase64Encoded"] = True
+
+        response = ApiClient.parse(api_handler.handler(event, LambdaContext()))
+
+        assert response.status == 201
+        assert response.body["email"] == "ada@example.com"
+
     def test_invalid_base64_body_is_400(self, api: ApiClient) -> None:
         event = ApiClient.event("POST", "/users", raw_body="%%%not base64")
         event["isBase64Encoded"] = True
