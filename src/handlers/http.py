@@ -281,11 +281,14 @@ def _refuse_other_media_types(event: Mapping[str, Any]) -> None:
         raise Refused(error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the body as {JSON}"))
 
 
+# What _json_body gives for a body that is absent or empty, and for one that is not JSON.
 _MISSING = object()
+_NOT_JSON = object()
 
 
 def _json_body(event: Mapping[str, Any]) -> Any:
-    """The body's JSON document; _MISSING when there is no body or it is not JSON."""
+    """The body's JSON document, _MISSING or _NOT_JSON; a Refused for a body that is not UTF-8
+    or too large."""
     body = event.get("body")
     if body is None or body == "":
         return _MISSING
@@ -305,9 +308,6 @@ def _json_body(event: Mapping[str, Any]) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):
         return _NOT_JSON
-
-
-_NOT_JSON = object()
 
 
 def _validated(
@@ -367,7 +367,7 @@ def _openapi_document(api: Api) -> dict[str, Any]:
         error = {JSON: {"schema": refs[(ErrorBody, "serialization")]}}
         statuses = (*route.errors, *(BODY_DOCUMENTED if route.body else ()), *ALWAYS_DOCUMENTED)
         operation["responses"] = {
-            str(route.status): success,
+            str(int(route.status)): success,
             **{
                 str(status.value): {"description": status.phrase, "content": error}
                 for status in statuses
