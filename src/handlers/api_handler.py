@@ -54,13 +54,10 @@ def user_service() -> UserService:
     return UserService(UserRepository(dynamodb_client(), settings.users_table), PageCursors(keys))
 
 
-# The orders and uploads services are imported on first use: a cold start serving /users
-# does not load them.
-
-
 @functools.cache
 def order_service() -> OrderService:
-    """Orders, read-only here: the queue consumer writes them."""
+    """Orders, read-only here: the queue consumer writes them. Imported on first use, so a
+    cold start serving /users does not load them (nor the uploads service below)."""
     from src.repositories.orders import OrderRepository  # noqa: PLC0415
     from src.services.orders import OrderService  # noqa: PLC0415
 

@@ -167,6 +167,11 @@ class Api:
         matches = [
             (route, found) for route in self.routes if (found := route.pattern.fullmatch(path))
         ]
+        if method != "OPTIONS":
+            for route, found in matches:
+                if route.method == method:
+                    return self._run(route, found.groupdict(), event)
+        # A preflight, or a method the path does not take: both answer with the path's methods.
         allowed = sorted({route.method for route, _ in matches} | {"OPTIONS"})
         if method == "OPTIONS":
             return Response(
@@ -177,9 +182,6 @@ class Api:
                     "Access-Control-Max-Age": str(PREFLIGHT_MAX_AGE_SECONDS),
                 },
             )
-        for route, found in matches:
-            if route.method == method:
-                return self._run(route, found.groupdict(), event)
         if matches:
             return error_response(
                 HTTPStatus.METHOD_NOT_ALLOWED,
@@ -200,15 +202,13 @@ class Api:
                 )
             )
         problems: list[dict[str, Any]] = []
-        arguments = {
-            name: _validated(model, values, location, problems)
-            for name, model, values, location in (
-                ("path", route.path_params, path, "path"),
-                ("query", route.query, query, "query"),
-                ("body", route.body, _json_body(event) if route.body else None, None),
-            )
-            if model is not None
-        }
+        arguments: dict[str, BaseModel | None] = {}
+        if route.path_params:
+            arguments["path"] = _validated(route.path_params, path, "path", problems)
+        if route.query:
+            arguments["query"] = _validated(route.query, query, "query", problems)
+        if route.body:
+            arguments["body"] = _validated(route.body, _json_body(event), None, problems)
         if problems:
             raise Refused(
                 error_response(HTTPStatus.BAD_REQUEST, "request validation failed", problems)
