@@ -9,6 +9,7 @@ the tombstone in the same transaction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -192,16 +193,16 @@ class ObjectStore:
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=key)
 
-    def delete_children(self, prefix: str, keep: str | None = None) -> None:
-        """Delete the objects directly under `prefix` (not deeper), except `keep`."""
+    def delete_children(self, prefix: str, doomed: Callable[[str], bool]) -> None:
+        """Delete the objects directly under `prefix` (not deeper) whose key is `doomed`."""
         paginator = self._client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
-            doomed: list[ObjectIdentifierTypeDef] = [
-                {"Key": o["Key"]} for o in page.get("Contents", []) if o["Key"] != keep
+            keys: list[ObjectIdentifierTypeDef] = [
+                {"Key": o["Key"]} for o in page.get("Contents", []) if doomed(o["Key"])
             ]
-            if doomed:
+            if keys:
                 self._client.delete_objects(
-                    Bucket=self._bucket, Delete={"Objects": doomed, "Quiet": True}
+                    Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True}
                 )
 
     def presign_put(self, key: str, content_type: str, expires_in: int) -> str:

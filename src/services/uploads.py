@@ -8,6 +8,13 @@ For each bucket event on an object under uploads/:
   thumbnails of versions the new one replaced.
 - removed: delete the metadata, leaving a tombstone, if the event is newer; then the object's
   thumbnails.
+
+Thumbnails are named by their event's sequencer, and a cleanup deletes only thumbnails of events
+older than its own. The table only moves forward, so once an event is recorded no older event's
+thumbnail can be the one it names: two versions processed at the same moment never delete each
+other's (a newer version's thumbnail may be written, or even recorded, before the older version
+cleans up).
+
 Transient AWS errors propagate: Lambda retries the event, and every step is idempotent.
 """
 
@@ -25,6 +32,8 @@ from src.core.clock import utc_now
 from src.models.objects import (
     IMAGE_TYPES,
     JSON_TYPES,
+    SEQUENCER,
+    SEQUENCER_WIDTH,
     THUMBNAILS_PREFIX,
     UPLOADS_PREFIX,
     ChangeKind,
@@ -32,7 +41,7 @@ from src.models.objects import (
     ProcessingStatus,
     UploadMetadata,
 )
-from src.repositories.uploads import Refused, StoredObject
+from src.repositories.uploads import Refused, StoredObject, normalise_sequencer
 from src.services.content import (
     MAX_IMAGE_BYTES,
     MAX_JSON_BYTES,
@@ -44,11 +53,10 @@ from src.services.content import (
 if TYPE_CHECKING:
     from src.models.uploads import UploadRequest, UploadTicket
 
-# S3's limit on keys, and the longest file name a thumbnail gets: its version (an ETag, at most
-# 32 hex digits, "-" and a part count; or, without one, a sequencer of up to 64 hex digits) and
-# an extension.
+# S3's limit on keys, and the longest file name a thumbnail gets: its event's sequencer (at most
+# SEQUENCER_WIDTH hex digits) and an extension.
 MAX_KEY_BYTES = 1024
-LONGEST_THUMBNAIL_NAME = 64 + len(".jpeg")
+LONGEST_THUMBNAIL_NAME = SEQUENCER_WIDTH + len(".jpeg")
 
 EXTENSION_TYPES = {
     ".png": "image/png",
@@ -79,7 +87,7 @@ class Objects(Protocol):
     def open(self, bucket: str, key: str, etag: str | None) -> StoredObject | None: ...
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
     def delete(self, key: str) -> None: ...
-    def delete_children(self, prefix: str, keep: str | None = None) -> None: ...
+    def delete_children(self, prefix: str, doomed: Callable[[str], bool]) -> None: ...
     def presign_put(self, key: str, content_type: str, expires_in: int) -> str: ...
 
 
@@ -125,7 +133,8 @@ class UploadService:
         thumbnail_key = None
         if analysis.thumbnail is not None:
             thumbnail_key = (
-                f"{_thumbnail_folder(change.key)}{_version(change)}.{analysis.thumbnail.extension}"
+                f"{_thumbnail_folder(change.key)}{change.sequencer.upper()}"
+                f".{analysis.thumbnail.extension}"
             )
             self._objects.put(
                 thumbnail_key, analysis.thumbnail.data, analysis.thumbnail.content_type
@@ -149,7 +158,7 @@ class UploadService:
         if refused is None or refused.already_recorded:
             # Thumbnails of versions this one replaced; also when a previous attempt recorded
             # this version and stopped (or lost its response) before getting here.
-            self._objects.delete_children(_thumbnail_folder(change.key), keep=thumbnail_key)
+            self._delete_thumbnails_before(change)
             return ChangeOutcome.RECORDED if refused is None else ChangeOutcome.STALE
         if thumbnail_key is not None and refused.current_thumbnail_key != thumbnail_key:
             self._objects.delete(thumbnail_key)
@@ -160,8 +169,20 @@ class UploadService:
         removed = store.record_removal(change.object_key, change.sequencer, self._clock())
         if removed or store.get(change.object_key) is None:
             # Also on a duplicate removal: a previous attempt may have stopped before this.
-            self._objects.delete_children(_thumbnail_folder(change.key))
+            self._delete_thumbnails_before(change)
         return ChangeOutcome.REMOVED if removed else ChangeOutcome.STALE
+
+    def _delete_thumbnails_before(self, change: ObjectChange) -> None:
+        """Delete the object's thumbnails of events older than `change`. A newer event's
+        thumbnail stays even when it is not recorded yet: it is that event's to keep or delete."""
+        bound = normalise_sequencer(change.sequencer)
+
+        def older(thumbnail_key: str) -> bool:
+            name = PurePosixPath(thumbnail_key).stem
+            # A name that is no sequencer is not one of ours to order: it stays.
+            return SEQUENCER.fullmatch(name) is not None and normalise_sequencer(name) < bound
+
+        self._objects.delete_children(_thumbnail_folder(change.key), older)
 
     def _analyse(self, key: str, stored: StoredObject) -> Analysis:
         claimed = stored.content_type.split(";")[0].strip().lower()
@@ -194,7 +215,3 @@ def _thumbnail_folder(key: str) -> str:
     if len(folder.encode()) + LONGEST_THUMBNAIL_NAME <= MAX_KEY_BYTES:
         return folder
     return f"{THUMBNAILS_PREFIX}#sha256/{hashlib.sha256(key.encode()).hexdigest()}/"
-
-
-def _version(change: ObjectChange) -> str:
-    return (change.etag or change.sequencer).strip('"')

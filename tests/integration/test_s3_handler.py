@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import io
 import json
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from PIL import Image
 
+from src.handlers.s3_handler import process_event
+from src.repositories.uploads import MetadataRepository, ObjectStore
+from src.services.uploads import UploadService
 from tests.conftest import LambdaContext, load_event
 from tests.uploads_bucket import Bucket, metadata, png
 
@@ -224,3 +229,149 @@ def test_a_removal_leaves_a_tombstone_that_expires(
     (tombstone,) = dynamodb.scan(TableName=metadata_table)["Items"]
     assert tombstone["objectKey"]["S"] == "tombstone#s3://uploads-test/uploads/u14/a.json"
     assert int(tombstone["expiresAt"]["N"]) > 0
+
+
+# Two versions of one object processed at the same moment, as two concurrent invocations would:
+# whatever the interleaving, the item names the newer version's thumbnail, and it exists.
+
+
+class After:
+    """A store whose `method` runs `then()` once, right after its first call returns."""
+
+    def __init__(self, store: Any, method: str, then: Callable[[], None]) -> None:
+        self._store = store
+        self._method = method
+        self._then: Callable[[], None] | None = then
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._store, name)
+        if name != self._method:
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            then, self._then = self._then, None
+            if then is not None:
+                then()
+            return result
+
+        return call
+
+
+def uploads(
+    bucket: Bucket,
+    dynamodb: Any,
+    table: str,
+    objects: Callable[[ObjectStore], Any] = lambda store: store,
+    store: Callable[[MetadataRepository], Any] = lambda store: store,
+) -> UploadService:
+    """The processor's service, with its stores wrapped by `objects` and `store`."""
+    return UploadService(
+        objects(ObjectStore(bucket.s3, bucket.name)),
+        store(MetadataRepository(dynamodb, table)),
+    )
+
+
+def only_thumbnail_is_the_items(bucket: Bucket, dynamodb: Any, table: str, key: str) -> None:
+    item = metadata(dynamodb, table)[f"s3://uploads-test/{key}"]
+    assert (item["width"], item["height"]) == (80, 80)  # the newer version
+    assert bucket.keys("thumbnails/") == [item["thumbnailKey"]]
+
+
+def test_a_newer_version_recorded_before_the_older_cleans_up_keeps_its_thumbnail(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    key = "uploads/u15/pic.png"
+    older = bucket.put(key, png((100, 50)), "image/png")
+
+    def newer_version_arrives() -> None:
+        newer = bucket.put(key, png((80, 80), (1, 2, 3)), "image/png")
+        process_event({"Records": [newer]}, uploads(bucket, dynamodb, metadata_table))
+
+    # The older version is recorded; the newer one is processed before the older cleans up.
+    slow = uploads(
+        bucket, dynamodb, metadata_table, store=lambda s: After(s, "record", newer_version_arrives)
+    )
+    process_event({"Records": [older]}, slow)
+
+    only_thumbnail_is_the_items(bucket, dynamodb, metadata_table, key)
+
+
+def test_a_newer_thumbnail_written_while_the_older_version_is_recorded_survives_its_cleanup(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    key = "uploads/u16/pic.png"
+    older = bucket.put(key, png((100, 50)), "image/png")
+    newer_thumbnail_written, older_done = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+
+    def pause() -> None:
+        newer_thumbnail_written.set()
+        older_done.wait(10)
+
+    def process_newer(record: dict[str, Any]) -> None:
+        service = uploads(
+            bucket, dynamodb, metadata_table, objects=lambda o: After(o, "put", pause)
+        )
+        try:
+            process_event({"Records": [record]}, service)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    newer_processing = threading.Thread(target=lambda: None)
+
+    def newer_version_arrives() -> None:
+        nonlocal newer_processing
+        newer = bucket.put(key, png((80, 80), (1, 2, 3)), "image/png")
+        newer_processing = threading.Thread(target=process_newer, args=(newer,))
+        newer_processing.start()
+        assert newer_thumbnail_written.wait(10)
+
+    # The older version has been read; the newer one is written, read and its thumbnail stored,
+    # but not yet recorded, while the older version is recorded and cleans up.
+    slow = uploads(
+        bucket, dynamodb, metadata_table, objects=lambda o: After(o, "open", newer_version_arrives)
+    )
+    process_event({"Records": [older]}, slow)
+    older_done.set()
+    newer_processing.join(10)
+
+    assert failures == []
+    only_thumbnail_is_the_items(bucket, dynamodb, metadata_table, key)
+
+
+def test_a_removal_cleaning_up_after_a_newer_version_is_recorded_keeps_its_thumbnail(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    key = "uploads/u17/pic.png"
+    invoke(bucket.put(key, png((100, 50)), "image/png"))
+    removed = bucket.delete(key)
+
+    def newer_version_arrives() -> None:
+        newer = bucket.put(key, png((80, 80), (1, 2, 3)), "image/png")
+        process_event({"Records": [newer]}, uploads(bucket, dynamodb, metadata_table))
+
+    slow = uploads(
+        bucket,
+        dynamodb,
+        metadata_table,
+        store=lambda s: After(s, "record_removal", newer_version_arrives),
+    )
+    process_event({"Records": [removed]}, slow)
+
+    only_thumbnail_is_the_items(bucket, dynamodb, metadata_table, key)
+
+
+def test_a_file_in_a_thumbnail_folder_not_named_by_a_sequencer_is_left_alone(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    key = "uploads/u18/pic.png"
+    invoke(bucket.put(key, png((100, 50)), "image/png"))
+    bucket.s3.put_object(Bucket=bucket.name, Key="thumbnails/u18/pic.png/notes.txt", Body=b"x")
+
+    invoke(bucket.put(key, png((80, 80), (1, 2, 3)), "image/png"))
+
+    item = metadata(dynamodb, metadata_table)[f"s3://uploads-test/{key}"]
+    assert bucket.keys("thumbnails/") == sorted(
+        [item["thumbnailKey"], "thumbnails/u18/pic.png/notes.txt"]
+    )
