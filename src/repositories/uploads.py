@@ -22,7 +22,6 @@ from src.repositories.dynamodb import from_item, to_item, transact_write
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
 TOMBSTONE_PREFIX = "tombstone#"
 # Longer than any event can arrive late: Lambda's asynchronous retries give up after the
@@ -194,16 +193,17 @@ class ObjectStore:
         self._client.delete_object(Bucket=self._bucket, Key=key)
 
     def delete_children(self, prefix: str, doomed: Callable[[str], bool]) -> None:
-        """Delete the objects directly under `prefix` (not deeper) whose key is `doomed`."""
+        """Delete the objects directly under `prefix` (not deeper) whose key is `doomed`.
+
+        One DeleteObject each, not DeleteObjects: a folder holds one thumbnail per version,
+        rarely more than two, and a multi-object delete's XML body cannot carry a key with a
+        character XML 1.0 forbids (S3 keys may hold any UTF-8), nor does it raise when a key
+        is not deleted."""
         paginator = self._client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
-            keys: list[ObjectIdentifierTypeDef] = [
-                {"Key": o["Key"]} for o in page.get("Contents", []) if doomed(o["Key"])
-            ]
-            if keys:
-                self._client.delete_objects(
-                    Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True}
-                )
+            for listed in page.get("Contents", []):
+                if doomed(listed["Key"]):
+                    self.delete(listed["Key"])
 
     def presign_put(self, key: str, content_type: str, expires_in: int) -> str:
         return self._client.generate_presigned_url(

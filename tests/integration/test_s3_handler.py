@@ -375,3 +375,15 @@ def test_a_file_in_a_thumbnail_folder_not_named_by_a_sequencer_is_left_alone(
     assert bucket.keys("thumbnails/") == sorted(
         [item["thumbnailKey"], "thumbnails/u18/pic.png/notes.txt"]
     )
+
+
+def test_a_key_xml_cannot_carry_still_loses_its_replaced_thumbnail(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    # S3 allows any UTF-8 in a key, but a multi-object delete's XML body cannot hold U+000B.
+    key = "uploads/u19/tab\x0bbed.png"
+    invoke(bucket.put(key, png((100, 50)), "image/png"))
+
+    invoke(bucket.put(key, png((80, 80), (1, 2, 3)), "image/png"))
+
+    only_thumbnail_is_the_items(bucket, dynamodb, metadata_table, key)

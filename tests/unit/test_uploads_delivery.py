@@ -132,7 +132,7 @@ def run(
             client("s3"),
             rng,
             fault_rate,
-            {"get_object", "put_object", "delete_object", "delete_objects"},
+            {"get_object", "put_object", "delete_object"},
         ),
     ]
     service = UploadService(
