@@ -9,6 +9,9 @@ retries asynchronous invocations; one that fails three times lands with the on-f
 destination, from which an operator replays it. Then every object under uploads/ has exactly
 its metadata (size, type, record count, image size), every removed object none, and
 thumbnails/ holds exactly the thumbnails the items name.
+
+The same holds when invocations run at the same moment: tests/steps.py interleaves them at
+every AWS call, in orders hypothesis chooses.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services.uploads import UploadService
 from tests.conftest import create_tables_from_template
 from tests.faults import AFTER, BEFORE, FaultyClient
+from tests.steps import Scheduler
 from tests.uploads_bucket import Bucket, metadata, png
 
 BUCKET = "uploads-delivery"
@@ -237,3 +241,59 @@ def test_a_retry_after_a_lost_metadata_response_still_deletes_replaced_thumbnail
         process_event({"Records": [second]}, losing)  # Lambda's retry
 
         check_in_step(bucket, {"uploads/b.png": "image-large"})
+
+
+# Concurrent invocations: S3 may deliver the events of one object's versions, or one event
+# twice, to invocations that run at the same moment. Every AWS call is a point where another
+# invocation (or the bucket's writer) may take over; hypothesis picks who, at each one.
+concurrent_history = st.lists(
+    st.tuples(
+        st.sampled_from(["put", "put", "delete"]),
+        # Mostly images: their thumbnails are what concurrent invocations can get wrong.
+        st.sampled_from(["image-small", "image-large", "image-small", "image-large", "text"]),
+        st.integers(1, 2),  # deliveries of its event, each to its own invocation
+    ),
+    min_size=2,
+    max_size=5,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(history=concurrent_history, data=st.data())
+def test_concurrent_invocations_keep_metadata_and_thumbnails_in_step(
+    history: list[tuple[str, str, int]], data: st.DataObject
+) -> None:
+    key = "uploads/b.png"
+    with mock_aws():
+        client("s3").create_bucket(Bucket=BUCKET)
+        create_tables_from_template(client("dynamodb"), {"MetadataTable": TABLE})
+        bucket = Bucket(BUCKET)
+        scheduler = Scheduler(lambda waiting: data.draw(st.integers(0, waiting - 1)))
+        service = UploadService(
+            ObjectStore(scheduler.gated(client("s3")), BUCKET),
+            MetadataRepository(scheduler.gated(client("dynamodb")), TABLE),
+        )
+        kinds: dict[str, str] = {}
+
+        def deliver(record: dict[str, Any]) -> None:
+            process_event({"Records": [record]}, service)
+
+        def writer() -> None:
+            for action, kind, deliveries in history:
+                scheduler.step()
+                if action == "put":
+                    content_type, body = CONTENTS[kind]
+                    record = bucket.put(key, body, content_type)
+                    kinds[key] = kind
+                elif key in kinds:
+                    record = bucket.delete(key)
+                else:
+                    continue
+                for _ in range(deliveries):
+                    scheduler.spawn(functools.partial(deliver, record))
+
+        scheduler.spawn(writer)
+        scheduler.run()
+
+        assert scheduler.failures == []
+        check_in_step(bucket, kinds)
