@@ -272,6 +272,16 @@ def uploads(
     )
 
 
+def newer_version(bucket: Bucket, dynamodb: Any, table: str, key: str) -> Callable[[], None]:
+    """Writes a newer (80 x 80) version of `key` and processes its event, when called."""
+
+    def arrives() -> None:
+        newer = bucket.put(key, png((80, 80), (1, 2, 3)), "image/png")
+        process_event({"Records": [newer]}, uploads(bucket, dynamodb, table))
+
+    return arrives
+
+
 def only_thumbnail_is_the_items(bucket: Bucket, dynamodb: Any, table: str, key: str) -> None:
     item = metadata(dynamodb, table)[f"s3://uploads-test/{key}"]
     assert (item["width"], item["height"]) == (80, 80)  # the newer version
@@ -284,10 +294,7 @@ def test_a_newer_version_recorded_before_the_older_cleans_up_keeps_its_thumbnail
     key = "uploads/u15/pic.png"
     older = bucket.put(key, png((100, 50)), "image/png")
 
-    def newer_version_arrives() -> None:
-        newer = bucket.put(key, png((80, 80), (1, 2, 3)), "image/png")
-        process_event({"Records": [newer]}, uploads(bucket, dynamodb, metadata_table))
-
+    newer_version_arrives = newer_version(bucket, dynamodb, metadata_table, key)
     # The older version is recorded; the newer one is processed before the older cleans up.
     slow = uploads(
         bucket, dynamodb, metadata_table, store=lambda s: After(s, "record", newer_version_arrives)
@@ -347,10 +354,7 @@ def test_a_removal_cleaning_up_after_a_newer_version_is_recorded_keeps_its_thumb
     invoke(bucket.put(key, png((100, 50)), "image/png"))
     removed = bucket.delete(key)
 
-    def newer_version_arrives() -> None:
-        newer = bucket.put(key, png((80, 80), (1, 2, 3)), "image/png")
-        process_event({"Records": [newer]}, uploads(bucket, dynamodb, metadata_table))
-
+    newer_version_arrives = newer_version(bucket, dynamodb, metadata_table, key)
     slow = uploads(
         bucket,
         dynamodb,
