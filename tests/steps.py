@@ -1,7 +1,8 @@
 """Concurrency on demand: actors (bucket writers, Lambda invocations) run in threads, but one at
 a time, and every AWS call is a step at which the scheduler may hand the turn to another actor.
 A test's `choose` decides whose turn comes next, so hypothesis explores the interleavings of
-concurrent invocations and replays any it finds failing."""
+concurrent invocations and replays any it finds failing. An actor makes its calls from its own
+thread: a gated call from any other thread would wait for a turn that never comes."""
 
 from __future__ import annotations
 
