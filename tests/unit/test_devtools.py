@@ -187,6 +187,7 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
     assert set(measured["cold_ms"]) == {
         "ApiFunction",
         "SqsHandlerFunction",
+        "SqsHandlerFunction, 1 msg",
         "S3HandlerFunction",
         "floor",
     }
