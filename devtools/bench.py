@@ -50,6 +50,8 @@ from devtools.template import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results" / "bench.json"
+# The order consumer's cold start with a one-message batch: reported, not budgeted.
+SQS_ONE_MESSAGE = "SqsHandlerFunction, 1 msg"
 
 COLD_DRIVER = """
 import json, sys, time
@@ -379,9 +381,6 @@ class Bench:
                 if path.is_dir()
             }
         self.results["artifact_bytes"] = sizes
-
-
-SQS_ONE_MESSAGE = "SqsHandlerFunction, 1 msg"
 
 
 def budgets(results: dict[str, Any]) -> list[tuple[str, float, float, str]]:

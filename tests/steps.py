@@ -2,7 +2,9 @@
 a time, and every AWS call is a step at which the scheduler may hand the turn to another actor.
 A test's `choose` decides whose turn comes next, so hypothesis explores the interleavings of
 concurrent invocations and replays any it finds failing. An actor makes its calls from its own
-thread: a gated call from any other thread would wait for a turn that never comes."""
+thread: a gated call from any other thread would wait for a turn that never comes.
+
+`After` is the hand-written kind of interleaving: something happens right after one given call."""
 
 from __future__ import annotations
 
@@ -89,5 +91,30 @@ class _Gated:
         def call(*args: Any, **kwargs: Any) -> Any:
             self._scheduler.step()
             return attribute(*args, **kwargs)
+
+        return call
+
+
+class After:
+    """`target` (a client or a store) whose `method` runs `then()` once, right after its first
+    call returns: another actor's whole turn, say, or a response lost after the call took
+    effect (`then` raising)."""
+
+    def __init__(self, target: Any, method: str, then: Callable[[], None]) -> None:
+        self._target = target
+        self._method = method
+        self._then: Callable[[], None] | None = then
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._target, name)
+        if name != self._method:
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = attribute(*args, **kwargs)
+            then, self._then = self._then, None
+            if then is not None:
+                then()
+            return result
 
         return call

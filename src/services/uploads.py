@@ -32,7 +32,6 @@ from src.core.clock import utc_now
 from src.models.objects import (
     IMAGE_TYPES,
     JSON_TYPES,
-    SEQUENCER,
     SEQUENCER_WIDTH,
     THUMBNAILS_PREFIX,
     UPLOADS_PREFIX,
@@ -178,9 +177,10 @@ class UploadService:
         bound = normalise_sequencer(change.sequencer)
 
         def older(thumbnail_key: str) -> bool:
-            name = PurePosixPath(thumbnail_key).stem
-            # A name that is no sequencer is not one of ours to order: it stays.
-            return SEQUENCER.fullmatch(name) is not None and normalise_sequencer(name) < bound
+            try:
+                return normalise_sequencer(PurePosixPath(thumbnail_key).stem) < bound
+            except ValueError:
+                return False  # a name that is no sequencer is not one of ours to order: it stays
 
         self._objects.delete_children(_thumbnail_folder(change.key), older)
 

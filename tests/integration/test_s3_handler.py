@@ -17,6 +17,7 @@ from src.handlers.s3_handler import process_event
 from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services.uploads import UploadService
 from tests.conftest import LambdaContext, load_event
+from tests.steps import After
 from tests.uploads_bucket import Bucket, metadata, png
 
 pytestmark = pytest.mark.usefixtures("metadata_table", "uploads_bucket")
@@ -233,29 +234,6 @@ def test_a_removal_leaves_a_tombstone_that_expires(
 
 # Two versions of one object processed at the same moment, as two concurrent invocations would:
 # whatever the interleaving, the item names the newer version's thumbnail, and it exists.
-
-
-class After:
-    """A store whose `method` runs `then()` once, right after its first call returns."""
-
-    def __init__(self, store: Any, method: str, then: Callable[[], None]) -> None:
-        self._store = store
-        self._method = method
-        self._then: Callable[[], None] | None = then
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._store, name)
-        if name != self._method:
-            return attribute
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            result = attribute(*args, **kwargs)
-            then, self._then = self._then, None
-            if then is not None:
-                then()
-            return result
-
-        return call
 
 
 def uploads(

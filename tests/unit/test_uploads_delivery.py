@@ -33,7 +33,7 @@ from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services.uploads import UploadService
 from tests.conftest import create_tables_from_template
 from tests.faults import AFTER, BEFORE, FaultyClient
-from tests.steps import Scheduler
+from tests.steps import After, Scheduler
 from tests.uploads_bucket import Bucket, metadata, png
 
 BUCKET = "uploads-delivery"
@@ -197,26 +197,8 @@ def test_the_fault_injection_really_injects() -> None:
     assert delivery.dead_letters
 
 
-class LosesOneResponse:
-    """A client whose first call of `operation` takes effect but loses its response."""
-
-    def __init__(self, client: Any, operation: str) -> None:
-        self._client = client
-        self._operation = operation
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if name != self._operation:
-            return attribute
-
-        def call(**kwargs: Any) -> Any:
-            result = attribute(**kwargs)
-            if self._operation:
-                self._operation = ""
-                raise ReadTimeoutError(endpoint_url="https://injected")
-            return result
-
-        return call
+def lose_the_response() -> None:
+    raise ReadTimeoutError(endpoint_url="https://injected")
 
 
 def test_a_retry_after_a_lost_metadata_response_still_deletes_replaced_thumbnails() -> None:
@@ -233,7 +215,9 @@ def test_a_retry_after_a_lost_metadata_response_still_deletes_replaced_thumbnail
         second = bucket.put("uploads/b.png", png((300, 120)), "image/png")
         losing = UploadService(
             ObjectStore(client("s3"), BUCKET),
-            MetadataRepository(LosesOneResponse(client("dynamodb"), "transact_write_items"), TABLE),  # type: ignore[arg-type]
+            MetadataRepository(
+                After(client("dynamodb"), "transact_write_items", lose_the_response), TABLE
+            ),
         )
 
         with pytest.raises(ReadTimeoutError):
