@@ -143,7 +143,7 @@ def delete_user(path: UserPath) -> None:
     tags=("orders",),
 )
 def get_order(path: OrderPath) -> Order:
-    return order_service().get_order(path.orderId)
+    return Order.from_stored(order_service().get_order(path.orderId))
 
 
 @app.post(

@@ -26,7 +26,7 @@ from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
 from src.core.logging import configure_logging, lambda_entry
 from src.core.metrics import EmbeddedMetrics
 from src.core.snapstart import register_restore_hooks
-from src.models.orders import OrderEvent, OrderNotification, parse_order_message
+from src.models.order_events import OrderEvent, OrderNotification, parse_order_message
 from src.repositories.notifications import SnsNotificationPublisher
 from src.repositories.orders import OrderRepository
 from src.services.orders import OrderService, Result

@@ -1,1 +1,3 @@
-"""Pydantic models for every boundary: API requests and responses, stored records, messages."""
+"""Models for every boundary: pydantic for the API's requests and responses; plain classes for
+what the queue consumer and the bucket processor handle (order_events.py, objects.py), which
+import no pydantic."""

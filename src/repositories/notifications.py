@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from src.models.orders import OrderNotification
+from src.models.order_events import OrderNotification
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -33,7 +33,7 @@ class SnsNotificationPublisher:
             entries: list[PublishBatchRequestEntryTypeDef] = [
                 {
                     "Id": str(start + offset),
-                    "Message": notification.model_dump_json(),
+                    "Message": notification.to_json(),
                     "MessageAttributes": {
                         "type": {"DataType": "String", "StringValue": notification.type}
                     },

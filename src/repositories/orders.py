@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from src.core.clock import iso_utc
 from src.core.errors import OrderNotFound
-from src.models.orders import (
+from src.models.order_events import (
     STATUS_SEQUENCE,
-    Order,
     OrderCancelled,
     OrderCreated,
     OrderStatus,
     OrderUpdated,
+    StoredOrder,
 )
 from src.repositories.dynamodb import from_item, to_attribute, to_item
 
@@ -38,14 +38,6 @@ ORDER_FIELDS = {
 
 
 @dataclass(frozen=True, slots=True)
-class StoredOrder:
-    """An order as stored, with the fingerprints of the events applied to it."""
-
-    order: Order
-    applied_events: frozenset[str]
-
-
-@dataclass(frozen=True, slots=True)
 class Refused:
     """A conditional write that did not happen, and the order as it was (None: no order)."""
 
@@ -53,9 +45,7 @@ class Refused:
 
 
 def _from_item(item: dict[str, Any]) -> StoredOrder:
-    plain = from_item(item)
-    applied = frozenset(plain.pop("appliedEvents", set()))
-    return StoredOrder(order=Order.model_validate(plain), applied_events=applied)
+    return StoredOrder.from_record(from_item(item))
 
 
 class OrderRepository:
@@ -63,17 +53,17 @@ class OrderRepository:
         self._client = client
         self._table = table_name
 
-    def get(self, order_id: str) -> Order:
+    def get(self, order_id: str) -> StoredOrder:
         response = self._client.get_item(
             TableName=self._table, Key={"orderId": {"S": order_id}}, ConsistentRead=True
         )
         if "Item" not in response:
             raise OrderNotFound(order_id)
-        return _from_item(response["Item"]).order
+        return _from_item(response["Item"])
 
     def apply_creation(self, event: OrderCreated, event_id: str, now: datetime) -> Refused | None:
         """Store the new order. None when written; Refused when the order exists."""
-        order = Order(
+        order = StoredOrder(
             orderId=event.orderId,
             customerId=event.customerId,
             status=OrderStatus.PENDING,
@@ -81,7 +71,7 @@ class OrderRepository:
             total=event.total,
             createdAt=now,
         )
-        item = to_item(order.model_dump(mode="python", exclude_none=True))
+        item = to_item(order.to_record())
         item["appliedEvents"] = {"SS": [event_id]}
         return self._conditional(
             "put_item",

@@ -24,18 +24,18 @@ from typing import Protocol
 
 from src.core.clock import utc_now
 from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
-from src.models.orders import (
+from src.models.order_events import (
     STATUS_SEQUENCE,
-    Order,
     OrderCancelled,
     OrderCreated,
     OrderEvent,
     OrderNotification,
     OrderStatus,
     OrderUpdated,
+    StoredOrder,
     fingerprint,
 )
-from src.repositories.orders import Refused, StoredOrder
+from src.repositories.orders import Refused
 
 
 class Outcome(StrEnum):
@@ -50,7 +50,7 @@ class Result:
 
 
 class OrderStore(Protocol):
-    def get(self, order_id: str) -> Order: ...
+    def get(self, order_id: str) -> StoredOrder: ...
     def apply_creation(
         self, event: OrderCreated, event_id: str, now: datetime
     ) -> Refused | None: ...
@@ -78,7 +78,7 @@ class OrderService:
         self._publisher = publisher
         self._clock = clock
 
-    def get_order(self, order_id: str) -> Order:
+    def get_order(self, order_id: str) -> StoredOrder:
         return self._store.get(order_id)
 
     def apply(self, event: OrderEvent) -> Result:
@@ -107,7 +107,7 @@ class OrderService:
             return Result(Outcome.APPLIED, _created(event, now))
         current = _existing(refused, event)
         if event_id in current.applied_events:
-            return Result(Outcome.DUPLICATE, _created(event, current.order.createdAt))
+            return Result(Outcome.DUPLICATE, _created(event, current.createdAt))
         raise OrderEventRejected(f"order {event.orderId} already exists with other content")
 
     def _update(self, event: OrderUpdated, event_id: str) -> Result:
@@ -117,11 +117,11 @@ class OrderService:
         current = _existing(refused, event)
         if event_id in current.applied_events:
             return Result(Outcome.DUPLICATE)
-        status = current.order.status
+        status = current.status
         if status is OrderStatus.CANCELLED:
             raise OrderEventRejected(f"order {event.orderId} is cancelled; updates cannot apply")
         new_status = event.updates.status
-        if new_status is not None and _rank(status) > _rank(OrderStatus(new_status)):
+        if new_status is not None and _rank(status) > _rank(new_status):
             raise OrderEventRejected(
                 f"order {event.orderId} status cannot move back from {status} to {new_status}"
             )
@@ -134,8 +134,8 @@ class OrderService:
             return Result(Outcome.APPLIED, _cancelled(event, now))
         current = _existing(refused, event)
         if event_id in current.applied_events:
-            return Result(Outcome.DUPLICATE, _cancelled(event, current.order.cancelledAt or now))
-        if current.order.status is OrderStatus.CANCELLED:
+            return Result(Outcome.DUPLICATE, _cancelled(event, current.cancelledAt or now))
+        if current.status is OrderStatus.CANCELLED:
             # Cancelled by another cancellation event: terminal, and already announced.
             return Result(Outcome.DUPLICATE)
         raise OrderEventNotApplicableYet(f"order {event.orderId} changed during the cancellation")

@@ -32,8 +32,8 @@ def imported_at_cold_start(module: str) -> set[str]:
 @pytest.mark.parametrize(
     ("module", "allowed"),
     [
-        # Queue messages are validated by pydantic models.
-        ("src.handlers.sqs_handler", {"pydantic"}),
+        # Queue messages are validated by src.models.order_events, without pydantic.
+        ("src.handlers.sqs_handler", set()),
         ("src.handlers.s3_handler", set()),
         # The API's router is its own (src.handlers.http); its models are pydantic's.
         ("src.handlers.api_handler", {"pydantic"}),
@@ -45,3 +45,61 @@ def test_a_handler_imports_nothing_heavy_its_path_does_not_need(
     loaded = {name.split(".")[0] for name in imported_at_cold_start(module)}
 
     assert {name for name in HEAVY if name in loaded} == allowed
+
+
+SERVE_ORDER_EVENTS = """
+import json, os, sys
+from moto import mock_aws
+with mock_aws():
+    import botocore.session
+    session = botocore.session.get_session()
+    session.create_client("dynamodb").create_table(
+        TableName="orders",
+        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    topic = session.create_client("sns").create_topic(Name="notifications")["TopicArn"]
+    os.environ["NOTIFICATION_TOPIC_ARN"] = topic
+    from src.handlers import sqs_handler
+    bodies = [
+        {"type": "order_created", "orderId": "o", "customerId": "c",
+         "items": [{"productId": "p", "quantity": 1}], "total": 1.5},
+        {"type": "order_updated", "orderId": "o", "updates": {"status": "shipped"}},
+        {"type": "order_updated", "orderId": "o", "updates": {"status": "pending"}},
+        {"type": "order_cancelled", "orderId": "o", "reason": "r"},
+        {"type": "order_created", "orderId": "o"},
+    ]
+    outcomes = []
+    for number, body in enumerate(bodies):
+        record = {"messageId": str(number), "body": json.dumps(body), "attributes": {}}
+        outcomes.append(sqs_handler.handler({"Records": [record]}, None)["batchItemFailures"])
+    print(json.dumps({"failures": outcomes, "pydantic": "pydantic" in sys.modules}))
+"""
+
+
+def test_the_order_consumer_serves_every_outcome_without_pydantic() -> None:
+    # Applied, refused (a status moving back), cancelled, invalid: none of these paths may
+    # import pydantic later, on first use.
+    environment = {
+        **os.environ,
+        "ORDERS_TABLE": "orders",
+        "ENVIRONMENT": "development",
+        "LOG_LEVEL": "ERROR",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    environment.pop("AWS_ENDPOINT_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_ORDER_EVENTS],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    assert served["failures"] == [[], [], [{"itemIdentifier": "2"}], [], [{"itemIdentifier": "4"}]]
+    assert served["pydantic"] is False

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected, OrderNotFound
-from src.models.orders import OrderStatus, parse_order_message
+from src.models.order_events import OrderStatus, parse_order_message
 from src.repositories.orders import OrderRepository
 from src.services.orders import OrderService, Outcome
 
