@@ -58,6 +58,9 @@ MAX_ADDRESS_LABEL_LENGTH = 64
 # in all): exact in DynamoDB (38 digits) and in a JSON number. NaN and infinities are refused.
 MONEY_DECIMAL_PLACES = 4
 MONEY_WHOLE_DIGITS = 11
+# A refusal names this many problems at most: its reason is logged at every receive, and a
+# 256 KB message can hold thousands of unknown fields.
+MAX_PROBLEMS_NAMED = 10
 
 # A shipping address is one line, or a flat object of lines (street, city...).
 Address = str | dict[str, str]
@@ -273,7 +276,10 @@ def order_event(document: Any) -> OrderEvent:
     try:
         return _event(document)
     except _Refused as refused:
-        raise InvalidOrderMessage(f"not a valid order event: {refused}") from None
+        problems = refused.problems[:MAX_PROBLEMS_NAMED]
+        if len(refused.problems) > MAX_PROBLEMS_NAMED:
+            problems.append(f"and {len(refused.problems) - MAX_PROBLEMS_NAMED} more")
+        raise InvalidOrderMessage(f"not a valid order event: {'; '.join(problems)}") from None
 
 
 def _load_json(text: str) -> Any:
@@ -293,7 +299,7 @@ class _Refused(Exception):
     """What is wrong with a value, and where: one or more "path: problem" lines."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("; ".join(problems))
+        super().__init__(problems)
         self.problems = problems
 
 

@@ -304,3 +304,14 @@ def test_a_quantity_is_a_number_not_a_string_or_a_boolean(quantity: Any) -> None
         parse_order_message(
             json.dumps({**CREATED, "items": [{"productId": "p", "quantity": quantity}]})
         )
+
+
+def test_a_refusal_names_ten_problems_at_most() -> None:
+    # The reason is logged at every receive; a message may hold thousands of unknown fields.
+    body = json.dumps({**CREATED, **{f"field{number}": 1 for number in range(5000)}})
+
+    with pytest.raises(InvalidOrderMessage) as caught:
+        parse_order_message(body)
+
+    assert str(caught.value).endswith("; and 4990 more")
+    assert str(caught.value).count("is not allowed") == 10
