@@ -134,10 +134,10 @@ def function_artifact(target: Path) -> None:
 
 @contextlib.contextmanager
 def emulator() -> Iterator[str]:
-    """moto's server on loopback, in a process of its own with its garbage collector off. In this
-    process, its full collections (over all of moto's objects and ours) paused requests by
-    160-500 ms, which showed as the handlers' latency: POST /users read a p99 of 236 ms, 45 ms
-    with the emulator's collector off. A minute of garbage is a few hundred MB at most."""
+    """moto's server on loopback, in a process of its own with its garbage collector off. Run in
+    the bench's process, or with its collector on, its full collections over moto's objects
+    paused requests by 160-500 ms, which read as the handlers' latency: POST /users had a p99 of
+    236 ms, and has 17-25 ms without them. A minute of garbage is a few hundred MB at most."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-c", EMULATOR, "--host", "127.0.0.1", "--port", str(port)],
