@@ -237,13 +237,22 @@ PLACES: list[tuple[str, tuple[str | int, ...], list[Any], st.SearchStrategy[Any]
 ]
 
 
+# Two more changes at every place: the value left out, and an unknown field beside it.
+LEFT_OUT, UNKNOWN_BESIDE = object(), object()
+
+
 def with_value(kind: str, path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
     document: dict[str, Any] = copy.deepcopy(VALID[kind])
     *parents, last = path
     target: Any = document
     for step in parents:
         target = target[step]
-    target[last] = value
+    if value is LEFT_OUT:
+        del target[last]
+    elif value is UNKNOWN_BESIDE:
+        target["extra"] = 1
+    else:
+        target[last] = value
     return document
 
 
@@ -268,7 +277,11 @@ def assert_same_answers(document: Any) -> None:
         assert event.updates.given() == expected.updates.model_dump(exclude_unset=True)
 
 
-EDGES = [(kind, path, value) for kind, path, values, _ in PLACES for value in values]
+EDGES = [
+    (kind, path, value)
+    for kind, path, values, _ in PLACES
+    for value in [*values, LEFT_OUT, UNKNOWN_BESIDE]
+]
 
 
 @pytest.mark.parametrize(("kind", "path", "value"), EDGES, ids=range(len(EDGES)))
