@@ -49,18 +49,14 @@ def test_a_handler_imports_nothing_heavy_its_path_does_not_need(
 
 SERVE_ORDER_EVENTS = """
 import json, os, sys
+import boto3
 from moto import mock_aws
+from devtools.resources import create_resources, function_environments
+from devtools.template import load_template
 with mock_aws():
-    import botocore.session
-    session = botocore.session.get_session()
-    session.create_client("dynamodb").create_table(
-        TableName="orders",
-        KeySchema=[{"AttributeName": "orderId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "orderId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    topic = session.create_client("sns").create_topic(Name="notifications")["TopicArn"]
-    os.environ["NOTIFICATION_TOPIC_ARN"] = topic
+    template = load_template()
+    physical = create_resources(template, boto3.client)
+    os.environ.update(function_environments(template, physical)["SqsHandlerFunction"])
     from src.handlers import sqs_handler
     bodies = [
         {"type": "order_created", "orderId": "o", "customerId": "c",
@@ -79,13 +75,11 @@ with mock_aws():
 
 
 def test_the_order_consumer_serves_every_outcome_without_pydantic() -> None:
-    # Applied, refused (a status moving back), cancelled, invalid: none of these paths may
-    # import pydantic later, on first use.
+    # Applied, refused (a status moving back), cancelled, invalid, with notifications on: none
+    # of these paths may import pydantic later, on first use. The table and topic are the
+    # template's, in moto in-process.
     environment = {
         **os.environ,
-        "ORDERS_TABLE": "orders",
-        "ENVIRONMENT": "development",
-        "LOG_LEVEL": "ERROR",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
