@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
+RUNTIME := .venv-runtime
+RUNTIME_STAMP := $(RUNTIME)/.installed
 ENV ?= development
 # The region of every AWS command here: AWS_REGION / AWS_DEFAULT_REGION when set.
 REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
@@ -19,29 +21,59 @@ export SAM_CLI_DISABLE_VERSION_CHECK := 1
 FN ?= ApiFunction
 EVENT ?= events/api_get_user.json
 
-.PHONY: help venv dev test unit lint format build deploy validate audit invoke bench redrive clean
+.PHONY: help venv runtime lock dev test unit lint format build deploy validate audit invoke bench redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-# The virtualenv is rebuilt when the requirements change or it is not a 3.13 one.
-$(STAMP): requirements.txt requirements-dev.txt scripts/find-python313
+# uv builds every environment from the locks (requirements*.txt, `make lock`), checking every
+# distribution's hash. Where uv is not on PATH, it is installed into .uv/ first, with pip and the
+# Python 3.13 found (one hash-checked wheel: requirements-uv.txt).
+UV_HOME := $(dir $(abspath $(lastword $(MAKEFILE_LIST)))).uv
+UV := $(or $(shell command -v uv 2>/dev/null),$(UV_HOME)/bin/uv)
+export UV
+UV_INSTALL := $(UV) pip sync --quiet --require-hashes
+
+$(UV_HOME)/bin/uv: requirements-uv.txt scripts/find-python313
 	@python313="$$(scripts/find-python313)" || exit 1; \
-	if [ -x $(PY) ] && ! $(PY) -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then \
-		echo "removing $(VENV): not a Python 3.13 environment"; rm -rf $(VENV); fi; \
-	[ -x $(PY) ] || "$$python313" -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt
-	@touch $(STAMP)
+	echo "uv is not on PATH: installing uv $$(sed -n 's/^uv==\([^ ]*\).*/\1/p' requirements-uv.txt) into .uv/ with $$python313"; \
+	"$$python313" -m pip --version >/dev/null 2>&1 || { \
+		echo "error: $$python313 has no pip: install uv (then make uses it) or pip"; exit 1; }; \
+	rm -rf $(UV_HOME) && "$$python313" -m pip install --quiet --disable-pip-version-check \
+		--no-warn-script-location --root-user-action=ignore --isolated \
+		--require-hashes --no-deps --target $(UV_HOME) -r requirements-uv.txt && \
+	touch $(UV_HOME)/bin/uv
+
+# A virtualenv is made anew when it is missing or not a Python 3.13 one, then synced to its lock
+# (packages the lock lacks are removed).
+define make-venv
+	@python313="$$(scripts/find-python313)" || exit 1; \
+	if [ -x $(1)/bin/python ] && ! $(1)/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then \
+		echo "removing $(1): not a Python 3.13 environment"; rm -rf $(1); fi; \
+	[ -x $(1)/bin/python ] || $(UV) venv --quiet --python "$$python313" $(1)
+	$(UV_INSTALL) $(3) --python $(1)/bin/python $(2)
+	@touch $(1)/.installed
+endef
+
+$(STAMP): requirements-dev.txt $(UV) scripts/find-python313
+	$(call make-venv,$(VENV),requirements-dev.txt)
 
 venv: $(STAMP)  ## create .venv with Python 3.13 and the dev requirements
 
-$(TOOLS_STAMP): requirements-tools.txt scripts/find-python313
+$(TOOLS_STAMP): requirements-tools.txt $(UV) scripts/find-python313
+	$(call make-venv,$(TOOLS),requirements-tools.txt)
+
+# What a function imports on Lambda and nothing else: requirements.txt and the runtime's boto3,
+# compiled to bytecode as the layer is. The local stack's workers and `make bench` run here.
+$(RUNTIME_STAMP): requirements-runtime.txt $(UV) scripts/find-python313
+	$(call make-venv,$(RUNTIME),requirements-runtime.txt,--compile-bytecode)
+
+runtime: $(RUNTIME_STAMP)  ## create .venv-runtime: the runtime requirements only, as on Lambda
+
+# UPGRADE=<package> lets that package (a transitive one too) move to its newest allowed version.
+lock: $(UV)  ## re-resolve the locks (requirements*.txt) from their inputs (requirements*.in)
 	@python313="$$(scripts/find-python313)" || exit 1; \
-	[ -x $(TOOLS)/bin/python ] || "$$python313" -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
-	$(TOOLS)/bin/python -m pip install --quiet -r requirements-tools.txt
-	@touch $(TOOLS_STAMP)
+	"$$python313" -m devtools.lock $(foreach package,$(UPGRADE),--upgrade-package $(package))
 
 dev: $(STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
 	$(PY) -m devtools.local
@@ -70,9 +102,11 @@ validate: $(STAMP) $(TOOLS_STAMP)  ## cfn-lint, sam validate --lint and checkov 
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam validate --lint --region $(REGION)
 	BC_SKIP_MAPPING=TRUE $(TOOLS)/bin/checkov --config-file .checkov.yaml
 
-# Known vulnerabilities in the runtime requirements and what they pull in (PyPI's advisory data).
-audit: $(TOOLS_STAMP)  ## pip-audit over requirements.txt
-	$(TOOLS)/bin/pip-audit --requirement requirements.txt --progress-spinner off
+# Known vulnerabilities in the locked runtime set (PyPI's advisory data): exactly the pinned,
+# hash-checked packages, with no resolution of its own.
+audit: $(TOOLS_STAMP)  ## pip-audit over the lock requirements.txt
+	$(TOOLS)/bin/pip-audit --requirement requirements.txt --require-hashes --no-deps \
+		--disable-pip --progress-spinner off
 
 build: $(STAMP)  ## sam build: arm64 artifacts holding src/ and runtime dependencies only
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
@@ -84,13 +118,13 @@ deploy: build  ## sam deploy --config-env $(ENV), creating its SecureString keys
 invoke: $(STAMP)  ## run FN's handler here with EVENT, AWS emulated in-process (no Docker)
 	$(PY) -m devtools.invoke $(FN) $(EVENT)
 
-bench: $(STAMP)  ## cold starts, warm latencies, AWS calls and sizes against their budgets
+bench: $(STAMP) $(RUNTIME_STAMP)  ## cold starts, warm latencies, AWS calls and sizes against their budgets
 	$(PY) -m devtools.bench
 
 redrive: $(STAMP)  ## move ENV's order DLQ back to the order queue (StartMessageMoveTask)
 	$(PY) -m devtools.redrive --env $(ENV) --region $(REGION)
 
-clean:  ## remove build output and caches (keeps .venv)
+clean:  ## remove build output and caches (keeps the virtualenvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov
 
 # --- SAM makefile builds (template.yaml: Metadata BuildMethod makefile) -------------------------
@@ -111,10 +145,9 @@ build-ApiFunction build-SqsHandlerFunction build-S3HandlerFunction: $(STAMP)
 # dnspython is removed: email-validator imports it only for deliverability (DNS) checks, which
 # the service turns off (tests/integration/test_build.py proves validation works without it).
 build-DependenciesLayer: $(STAMP)
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile \
-		--platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 \
-		--implementation cp --python-version 3.13 \
-		--only-binary=:all: --target "$(ARTIFACTS_DIR)/python" -r requirements.txt
+	$(UV) pip install --quiet --require-hashes --no-deps --only-binary :all: \
+		--python-platform aarch64-manylinux_2_28 --python-version 3.13 \
+		--target "$(ARTIFACTS_DIR)/python" -r requirements.txt
 	rm -rf "$(ARTIFACTS_DIR)/python/dns" "$(ARTIFACTS_DIR)"/python/dnspython-*.dist-info \
 		"$(ARTIFACTS_DIR)/python/bin"
 	# GET /docs serves two files of Swagger UI's distribution; the rest (source maps, other

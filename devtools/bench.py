@@ -3,9 +3,9 @@ one run, each against a budget set relative to a floor measured in the same run.
 
 - Cold start: a fresh Python process imports a handler and serves its first event, timed
   inside the process (interpreter start-up excluded), against a moto server on loopback with
-  the template's resources. The process sees what Lambda's would: the base interpreter, the
-  runtime requirements plus boto3 installed apart (bench-results/site-*, compiled, not the dev
-  venv, whose extra packages such as pyOpenSSL and awscrt botocore would import), and src/ as
+  the template's resources. The process sees what Lambda's would: the runtime environment
+  (devtools/runtime.py: the runtime requirements plus boto3, compiled, not the dev venv, whose
+  extra packages such as pyOpenSSL and awscrt botocore would import), and src/ as
   the function artifact ships it (made by the Makefile's build target, with its bytecode). Runs
   alternate with the floor: a process that creates a boto3 DynamoDB client and does one GetItem.
 - Warm: hundreds of invocations in this process; median and p99.
@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import json
 import os
-import shutil
 import socket
 import statistics
 import subprocess
@@ -46,6 +44,7 @@ from devtools.resources import (
     function_handlers,
     use_emulator_credentials,
 )
+from devtools.runtime import runtime_python
 from devtools.template import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,45 +73,6 @@ import boto3, os
 client = boto3.client("dynamodb")
 client.get_item(TableName=os.environ["USERS_TABLE"], Key={"userId": {"S": sys.argv[1]}})
 """
-
-
-def base_python() -> str:
-    """The interpreter the venv was made from: no dev packages on its path."""
-    return str(getattr(sys, "_base_executable", sys.executable))
-
-
-def runtime_site() -> Path:
-    """requirements.txt plus boto3 (what the Lambda runtime adds), installed for this machine
-    apart from the dev venv; reused while requirements.txt and the boto3 pin stay the same."""
-    pins = [
-        line.strip()
-        for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
-        if line.startswith(("boto3==", "botocore=="))
-    ]
-    key = hashlib.sha256(((ROOT / "requirements.txt").read_text() + "".join(pins)).encode())
-    site = ROOT / "bench-results" / f"site-{key.hexdigest()[:12]}"
-    if not site.exists():
-        staging = site.with_suffix(".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--target",
-                str(staging),
-                "-r",
-                str(ROOT / "requirements.txt"),
-                *pins,
-            ],
-            check=True,
-            timeout=600,
-        )
-        staging.rename(site)
-    return site
 
 
 def function_artifact(target: Path) -> None:
@@ -300,7 +260,7 @@ class Bench:
     def _process(self, code: str, function: str, body: str, argv: list[str]) -> float:
         environment = {
             "PATH": os.environ["PATH"],
-            "PYTHONPATH": f"{code}{os.pathsep}{runtime_site()}",
+            "PYTHONPATH": code,
             "PYTHONDONTWRITEBYTECODE": "1",
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_ACCESS_KEY_ID": "bench",
@@ -310,7 +270,7 @@ class Bench:
             **self.environments[function],
         }
         result = subprocess.run(
-            [base_python(), "-s", "-c", COLD_DRIVER.format(body=body), *argv],
+            [str(runtime_python()), "-s", "-c", COLD_DRIVER.format(body=body), *argv],
             env=environment,
             # `-c` puts the working directory first on sys.path: run in the copy, so that the
             # repository's src/ (and any bytecode cached beside it) is not what gets imported.

@@ -26,14 +26,17 @@ def build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "PATH": f"{sam.parent}{os.pathsep}{os.environ['PATH']}",
         "SAM_CLI_TELEMETRY": "0",
     }
-    subprocess.run(
+    result = subprocess.run(
         [str(sam), "build", "--build-dir", str(target), "--no-cached"],
         cwd=ROOT,
         env=env,
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
         timeout=600,
     )
+    if result.returncode != 0:
+        pytest.fail(f"sam build failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return target
 
 
