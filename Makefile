@@ -52,21 +52,28 @@ define make-venv
 		echo "removing $(1): not a Python 3.13 environment"; rm -rf $(1); fi; \
 	[ -x $(1)/bin/python ] || $(UV) venv --quiet --python "$$python313" $(1)
 	$(UV_INSTALL) $(3) --python $(1)/bin/python $(2)
-	@touch $(1)/.installed
 endef
 
 $(STAMP): requirements-dev.txt $(UV) scripts/find-python313
 	$(call make-venv,$(VENV),requirements-dev.txt)
+	@touch $@
 
 venv: $(STAMP)  ## create .venv with Python 3.13 and the dev requirements
 
 $(TOOLS_STAMP): requirements-tools.txt $(UV) scripts/find-python313
 	$(call make-venv,$(TOOLS),requirements-tools.txt)
+	@touch $@
 
 # What a function imports on Lambda and nothing else: requirements.txt and the runtime's boto3,
-# compiled to bytecode as the layer is. The local stack's workers and `make bench` run here.
-$(RUNTIME_STAMP): requirements-runtime.txt $(UV) scripts/find-python313
+# compiled to bytecode as the layer is. The local stack's workers and `make bench` run here;
+# snapstart/ holds the SnapStart hooks package, on the workers' path in SnapStart mode only.
+$(RUNTIME_STAMP): requirements-runtime.txt requirements-snapstart.txt $(UV) scripts/find-python313
+	@[ -e $(RUNTIME) ] || echo "building $(RUNTIME): the runtime requirements only, as on Lambda"
 	$(call make-venv,$(RUNTIME),requirements-runtime.txt,--compile-bytecode)
+	rm -rf $(RUNTIME)/snapstart
+	$(UV) pip install --quiet --require-hashes --no-deps --target $(RUNTIME)/snapstart \
+		-r requirements-snapstart.txt
+	@touch $@
 
 runtime: $(RUNTIME_STAMP)  ## create .venv-runtime: the runtime requirements only, as on Lambda
 
@@ -75,7 +82,7 @@ lock: $(UV)  ## re-resolve the locks (requirements*.txt) from their inputs (requ
 	@python313="$$(scripts/find-python313)" || exit 1; \
 	"$$python313" -m devtools.lock $(foreach package,$(UPGRADE),--upgrade-package $(package))
 
-dev: $(STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
+dev: $(STAMP) $(RUNTIME_STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
 	$(PY) -m devtools.local
 
 test: $(STAMP)  ## lint the code and template, then run every test

@@ -2,9 +2,10 @@
 transitive ones included, with the hashes of its distributions (`uv pip compile`).
 
 `python -m devtools.lock` (`make lock`) writes each lock from its hand-edited input, keeping the
-versions a lock already holds unless its input asks otherwise or `--upgrade-package` names them; `--check` writes nothing and
-exits 1 naming every lock its input no longer matches. Each lock is resolved under the lock
-before it as a constraint, so a package shared by two environments has one version in both.
+versions a lock already holds unless its input asks otherwise or `--upgrade-package` names them;
+`--check` writes nothing and exits 1 naming every lock its input no longer matches. Each lock is
+resolved under the lock before it as a constraint, so a package shared by two environments has
+one version in both.
 Locks are universal (every platform) for Python 3.13: the same requirements.txt serves this
 machine and the aarch64 layer `sam build` makes.
 """
@@ -37,6 +38,7 @@ LOCKS = (
     Lock("requirements-runtime.in", "requirements-runtime.txt", constraint="requirements.txt"),
     Lock("requirements-dev.in", "requirements-dev.txt", constraint="requirements-runtime.txt"),
     Lock("requirements-tools.in", "requirements-tools.txt"),
+    Lock("requirements-snapstart.in", "requirements-snapstart.txt"),
     Lock("requirements-uv.in", "requirements-uv.txt"),
 )
 

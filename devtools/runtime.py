@@ -12,6 +12,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / ".venv-runtime"
+# SnapStart's hooks package (snapshot_restore_py), installed apart: on a worker's path in
+# SnapStart mode only, as only the Lambda runtime provides it.
+SNAPSTART_HOOKS = RUNTIME / "snapstart"
 
 
 def runtime_python() -> Path:

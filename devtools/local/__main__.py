@@ -3,38 +3,46 @@
 Ports: LOCAL_API_PORT (3000) for the API, LOCAL_AWS_PORT (4566) for the emulator; with
 AWS_ENDPOINT_URL already set, that emulator is used and none is started. The stack outputs, with
 local values, go to LOCAL_OUTPUTS_FILE (.aws-sam/local/outputs.json).
+Modes: LOCAL_SNAPSTART=1 (or 0) turns SnapStart on (or off) for every function, whatever the
+template says; LOCAL_DEBUG_PORT=<port> makes LOCAL_DEBUG_FUNCTION's (ApiFunction's)
+invocations wait for a debugpy client there. LOCAL_CODE_DIR names the directory whose src/
+the functions run and reload from (the repository's by default).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from devtools.local.api import make_server, routes_from_template
-from devtools.local.functions import ROOT, FunctionPool
-from devtools.local.pollers import (
+from devtools.local.event_sources import (
     Poller,
     Sequencer,
     notification_tail,
     queue_consumer,
     s3_notifications,
 )
+from devtools.local.functions import ROOT, FunctionPool, Modes, versions_from_template
+from devtools.local.reload import CodeBuilder, needs_restart, syntax_errors, watch
 from devtools.resources import (
     STACK,
     create_resources,
-    function_environments,
     function_handlers,
     start_moto_server,
     use_emulator_credentials,
 )
-from devtools.template import Evaluator, load_template
+from devtools.runtime import runtime_python
+from devtools.template import TEMPLATE_PATH, Evaluator, load_template
 
 REGION = "us-east-1"
 # Shortened locally so a poison message reaches the DLQ (maxReceiveCount receives) in well
@@ -65,25 +73,53 @@ class LocalStack:
         self.outputs_file = Path(
             os.environ.get("LOCAL_OUTPUTS_FILE", ROOT / ".aws-sam" / "local" / "outputs.json")
         )
+        self.source = Path(os.environ.get("LOCAL_CODE_DIR", ROOT)).resolve()
         self.stop_event = threading.Event()
+        self._workdir = Path(tempfile.mkdtemp(prefix="local-stack-"))
+        self._builder = CodeBuilder(self.source, self._workdir)
+        self._modes = self._modes_from_environment()
         self._emulator: Any = None
         self._pools: dict[str, FunctionPool] = {}
         self._server: Any = None
+        self._template: dict[str, Any] = {}
+        self._physical: dict[str, str] = {}
+        self._deploying = threading.Lock()
+
+    def _modes_from_environment(self) -> Modes:
+        snapstart = os.environ.get("LOCAL_SNAPSTART")
+        port = os.environ.get("LOCAL_DEBUG_PORT")
+        debug_paths: tuple[Path, ...] = ()
+        if port:
+            # debugpy alone, from the dev venv: the only package a debugged worker gains.
+            spec = importlib.util.find_spec("debugpy")
+            assert spec is not None
+            assert spec.submodule_search_locations
+            debug_paths = (self._workdir / "debug",)
+            debug_paths[0].mkdir()
+            (debug_paths[0] / "debugpy").symlink_to(spec.submodule_search_locations[0])
+        return Modes(
+            snapstart=None if snapstart in (None, "") else snapstart == "1",
+            debug_port=int(port) if port else None,
+            debug_function=os.environ.get("LOCAL_DEBUG_FUNCTION", "ApiFunction"),
+            debug_paths=debug_paths,
+        )
 
     def start(self) -> dict[str, str]:
         started = time.perf_counter()
+        runtime_python()  # says how to build the runtime environment when it is missing
         endpoint = self._start_emulator()
         import boto3  # noqa: PLC0415 - after the environment points at the emulator
 
-        template = load_template()
-        physical = create_resources(
+        template = self._template = load_template.__wrapped__(TEMPLATE_PATH)
+        physical = self._physical = create_resources(
             template,
             boto3.client,
             queue_overrides={"VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT)},
         )
-        self._start_functions(template, physical, base_env={**os.environ})
+        self._start_functions(template, physical)
         self._start_api(template)
         self._start_event_sources(template, physical, boto3.client("sqs"), boto3.client)
+        self._start_reload()
         outputs = self._outputs(template, physical, endpoint)
         self.outputs_file.parent.mkdir(parents=True, exist_ok=True)
         self.outputs_file.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n")
@@ -93,7 +129,20 @@ class LocalStack:
             f"(outputs in {self.outputs_file})",
             flush=True,
         )
+        self._announce_modes()
         return outputs
+
+    def _announce_modes(self) -> None:
+        for name, pool in self._pools.items():
+            version = pool.version
+            if version.snapstart:
+                print(f"[{name}] SnapStart: init once, then restored copies", flush=True)
+            if version.debug_port is not None:
+                print(
+                    f"[{name}] invocations wait for a debugger on 127.0.0.1:{version.debug_port}"
+                    " (no timeout while debugging)",
+                    flush=True,
+                )
 
     def _start_emulator(self) -> str:
         use_emulator_credentials(REGION)
@@ -109,20 +158,57 @@ class LocalStack:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         return endpoint
 
-    def _start_functions(
-        self, template: dict[str, Any], physical: dict[str, str], base_env: dict[str, str]
-    ) -> None:
-        environments = function_environments(template, physical)
-        for name, handler in function_handlers(template).items():
-            properties = template["Resources"][name]["Properties"]
-            timeout = properties.get("Timeout", template["Globals"]["Function"].get("Timeout", 3))
+    def _start_functions(self, template: dict[str, Any], physical: dict[str, str]) -> None:
+        versions = versions_from_template(template, physical, self._builder.build(), self._modes)
+        for name, version in versions.items():
+            # One environment of a function being debugged: one process listens on the port.
+            size = API_CONCURRENCY if name == "ApiFunction" else 1
             self._pools[name] = FunctionPool(
-                name,
-                handler,
-                {**base_env, **environments[name]},
-                timeout=float(timeout),
-                size=API_CONCURRENCY if name == "ApiFunction" else 1,
+                version, size=1 if version.debug_port is not None else size
             )
+
+    def _start_reload(self) -> None:
+        watch([self.source / "src"], self._code_changed, self.stop_event)
+        watch(
+            [TEMPLATE_PATH.parent],
+            self._template_changed,
+            self.stop_event,
+            recursive=False,
+            only=lambda path: path.name == TEMPLATE_PATH.name,
+        )
+
+    def _code_changed(self, paths: list[Path]) -> None:
+        for error in syntax_errors(paths):
+            print(f"[reload] {error}", flush=True)
+        task_root = self._builder.build()
+        with self._deploying:
+            for pool in self._pools.values():
+                pool.deploy(pool.version.next(task_root=task_root))
+        names = ", ".join(str(path.relative_to(self.source)) for path in paths)
+        print(f"[reload] {names} changed: new invocations run the new code", flush=True)
+
+    def _template_changed(self, _: list[Path]) -> None:
+        try:
+            template = load_template.__wrapped__(TEMPLATE_PATH)
+            if needs_restart(self._template, template):
+                raise LookupError("resources or events changed")
+            versions = versions_from_template(template, self._physical, Path(), self._modes)
+        except Exception as exc:
+            print(
+                f"[reload] template.yaml: {type(exc).__name__}: {exc}. Only a function's "
+                "Handler, Timeout, MemorySize and Environment reload: restart make dev to "
+                "apply the rest",
+                flush=True,
+            )
+            return
+        with self._deploying:
+            for name, pool in self._pools.items():
+                current, wanted = pool.version, versions[name]
+                settings = ("handler", "variables", "timeout", "memory")
+                if any(getattr(current, s) != getattr(wanted, s) for s in settings):
+                    pool.deploy(current.next(**{s: getattr(wanted, s) for s in settings}))
+                    print(f"[reload] template.yaml: {name} has a new version", flush=True)
+            self._template = template
 
     def _start_api(self, template: dict[str, Any]) -> None:
         stage = template["Resources"]["Api"]["Properties"].get("StageName", "local")
@@ -232,6 +318,7 @@ class LocalStack:
             pool.stop()
         if self._emulator is not None:
             self._emulator.stop()
+        shutil.rmtree(self._workdir, ignore_errors=True)
 
 
 def _as_list(value: Any) -> list[Any]:

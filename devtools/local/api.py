@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -175,9 +176,12 @@ def _send(
     if "content-type" not in seen and body:
         handler.send_header("Content-Type", "application/json")
     handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    if handler.command != "HEAD":
-        handler.wfile.write(body)
+    try:
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(body)
+    except (BrokenPipeError, ConnectionResetError):
+        handler.close_connection = True  # the client gave up waiting, as it may
 
 
 def make_server(
@@ -224,10 +228,10 @@ def make_server(
             raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
-            print(
-                f"[api] {self.command} {self.path} -> {args[1] if len(args) > 1 else ''}",
-                flush=True,
-            )
+            # One write per line: requests are logged from concurrent threads.
+            status = args[1] if len(args) > 1 else ""
+            sys.stdout.write(f"[api] {self.command} {self.path} -> {status}\n")
+            sys.stdout.flush()
 
     server = ThreadingHTTPServer((host, port), Handler)
     server.daemon_threads = True

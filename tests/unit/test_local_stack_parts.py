@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from devtools.local.api import Route, _pattern, _rank, build_event, routes_from_template
+from devtools.local.event_sources import Sequencer, failed_message_ids, invoke_async, sqs_record
 from devtools.local.functions import InvocationError
-from devtools.local.pollers import Sequencer, failed_message_ids, invoke_async, sqs_record
 from devtools.template import load_template
 
 
