@@ -85,7 +85,7 @@ lock: $(UV)  ## re-resolve the locks (requirements*.txt) from their inputs (requ
 dev: $(STAMP) $(RUNTIME_STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
 	$(PY) -m devtools.local
 
-test: $(STAMP)  ## lint the code and template, then run every test
+test: $(STAMP) $(RUNTIME_STAMP)  ## lint the code and template, then run every test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory validate

@@ -1,5 +1,5 @@
 """The template's functions and resources in an emulator, for `make invoke` (moto in-process),
-`make dev` and `make bench` (moto server): the emulator itself, the resources template.yaml
+`make dev` and `make bench` (moto server): the resources template.yaml
 declares (tables with their keys and indexes, queues with their attributes and redrive
 policies, topics, buckets) created from the template, the SecureString keys the functions
 read, and each function's handler and environment as the template gives them."""
@@ -7,7 +7,6 @@ read, and each function's handler and environment as the template gives them."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import socket
 from typing import Any
@@ -121,17 +120,6 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-def start_moto_server(port: int) -> Any:
-    """moto in server mode on 127.0.0.1:`port`, started; stop() it when done."""
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer  # noqa: PLC0415
-
-    # The emulator's request log would drown everything else.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return server
 
 
 def function_handlers(template: dict[str, Any]) -> dict[str, str]:

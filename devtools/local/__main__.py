@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from devtools.local.api import make_server, routes_from_template
+from devtools.local.emulator import require_free, start_emulator
 from devtools.local.event_sources import (
     Poller,
     Sequencer,
@@ -33,13 +33,11 @@ from devtools.local.event_sources import (
     s3_notifications,
 )
 from devtools.local.functions import ROOT, FunctionPool, Modes, versions_from_template
-from devtools.local.reload import CodeBuilder, needs_restart, syntax_errors, watch
+from devtools.local.reload import CodeBuilder, needs_restart, new_version, syntax_errors, watch
 from devtools.resources import (
     STACK,
     create_resources,
     function_handlers,
-    start_moto_server,
-    use_emulator_credentials,
 )
 from devtools.runtime import runtime_python
 from devtools.template import TEMPLATE_PATH, Evaluator, load_template
@@ -49,21 +47,6 @@ REGION = "us-east-1"
 # under a minute; deployed, it is the template's 180 s.
 LOCAL_VISIBILITY_TIMEOUT = 4
 API_CONCURRENCY = 4
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _require_free(port: int, variable: str) -> None:
-    if not _port_free(port):
-        raise SystemExit(f"port {port} is in use: stop what uses it or set {variable}=<port>")
 
 
 class LocalStack:
@@ -107,7 +90,8 @@ class LocalStack:
     def start(self) -> dict[str, str]:
         started = time.perf_counter()
         runtime_python()  # says how to build the runtime environment when it is missing
-        endpoint = self._start_emulator()
+        require_free(self.api_port, "LOCAL_API_PORT")
+        endpoint, self._emulator = start_emulator(self.aws_port, REGION)
         import boto3  # noqa: PLC0415 - after the environment points at the emulator
 
         template = self._template = load_template.__wrapped__(TEMPLATE_PATH)
@@ -120,6 +104,7 @@ class LocalStack:
         self._start_api(template)
         self._start_event_sources(template, physical, boto3.client("sqs"), boto3.client)
         self._start_reload()
+        self._prewarm_debugged()
         outputs = self._outputs(template, physical, endpoint)
         self.outputs_file.parent.mkdir(parents=True, exist_ok=True)
         self.outputs_file.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n")
@@ -143,20 +128,6 @@ class LocalStack:
                     " (no timeout while debugging)",
                     flush=True,
                 )
-
-    def _start_emulator(self) -> str:
-        use_emulator_credentials(REGION)
-        # The event records the pollers build name this region: the emulator must use it.
-        os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = REGION
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        _require_free(self.api_port, "LOCAL_API_PORT")
-        if endpoint:
-            return endpoint
-        _require_free(self.aws_port, "LOCAL_AWS_PORT")
-        self._emulator = start_moto_server(self.aws_port)
-        endpoint = f"http://127.0.0.1:{self.aws_port}"
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
-        return endpoint
 
     def _start_functions(self, template: dict[str, Any], physical: dict[str, str]) -> None:
         versions = versions_from_template(template, physical, self._builder.build(), self._modes)
@@ -184,6 +155,7 @@ class LocalStack:
         with self._deploying:
             for pool in self._pools.values():
                 pool.deploy(pool.version.next(task_root=task_root))
+        self._prewarm_debugged()
         names = ", ".join(str(path.relative_to(self.source)) for path in paths)
         print(f"[reload] {names} changed: new invocations run the new code", flush=True)
 
@@ -203,12 +175,19 @@ class LocalStack:
             return
         with self._deploying:
             for name, pool in self._pools.items():
-                current, wanted = pool.version, versions[name]
-                settings = ("handler", "variables", "timeout", "memory")
-                if any(getattr(current, s) != getattr(wanted, s) for s in settings):
-                    pool.deploy(current.next(**{s: getattr(wanted, s) for s in settings}))
+                version = new_version(pool.version, versions[name])
+                if version is not None:
+                    pool.deploy(version)
                     print(f"[reload] template.yaml: {name} has a new version", flush=True)
             self._template = template
+        self._prewarm_debugged()
+
+    def _prewarm_debugged(self) -> None:
+        """The debugged function's environment starts at once, so a debugger can attach before
+        the first invocation."""
+        for pool in self._pools.values():
+            if pool.version.debug_port is not None:
+                threading.Thread(target=pool.prewarm, daemon=True).start()
 
     def _start_api(self, template: dict[str, Any]) -> None:
         stage = template["Resources"]["Api"]["Properties"].get("StageName", "local")

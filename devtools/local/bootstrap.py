@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import random
 import signal
 import socket
 import sys
@@ -177,8 +178,12 @@ def fork_server(handler: Any, control: socket.socket) -> int:
             return 0
         if len(fds) != 3:
             return 0  # the supervisor is gone
+        # A fork reseeds `random` in the child (an at-fork hook); a restore from a snapshot
+        # does not: the copy gets the snapshot's state back, as on Lambda.
+        snapshot_state = random.getstate()
         pid = os.fork()
         if pid == 0:
+            random.setstate(snapshot_state)
             control.close()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             return restored_copy(handler, fds)

@@ -286,6 +286,11 @@ class FunctionPool:
         finally:
             self._release(environment)
 
+    def prewarm(self) -> None:
+        """Start one environment of the current version now (one being debugged listens for
+        the debugger from its start), unless one is idle."""
+        self._release(self._acquire())
+
     def deploy(self, version: Version) -> None:
         """Make `version` the one new invocations get."""
         with self._changed:

@@ -19,6 +19,8 @@ from typing import Any
 
 import watchfiles
 
+from devtools.local.functions import Version
+
 # A function's properties that a new version can change; anything else needs a restart.
 VERSION_PROPERTIES = ("Handler", "Timeout", "MemorySize", "Environment")
 
@@ -73,6 +75,17 @@ def _without_version_properties(template: dict[str, Any]) -> dict[str, Any]:
         for name in VERSION_PROPERTIES:
             properties.pop(name, None)
     return stripped
+
+
+def new_version(current: Version, wanted: Version) -> Version | None:
+    """The version that brings `current` to the template's `wanted` settings; None when they
+    already agree."""
+    changes = {
+        name: getattr(wanted, name)
+        for name in ("handler", "variables", "timeout", "memory")
+        if getattr(current, name) != getattr(wanted, name)
+    }
+    return current.next(**changes) if changes else None
 
 
 def watch(

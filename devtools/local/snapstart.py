@@ -5,10 +5,10 @@ before its first invocation. Concurrent invocations get separate copies, as Lamb
 
 `snapshot_restore_py` (AWS's package, as the runtime provides it) is importable in this mode
 only: it is installed apart (.venv-runtime/snapstart, requirements-snapstart.txt) and added to
-the workers' sys.path. Where it differs from Lambda: a copy shares nothing with its snapshot
-but what fork copies (memory, open descriptors), so connections opened during init are shared
-by the copies, as after a real restore; the snapshot is taken when the version is first
-invoked, not when it is published; restores take milliseconds.
+the workers' sys.path. As after a real restore, a copy holds the snapshot's memory: connections
+opened during init, and `random`'s state (the bootstrap undoes the reseeding fork does). Where
+it differs from Lambda: the snapshot is taken when the version is first invoked, not when it
+is published, and a restore takes milliseconds.
 """
 
 from __future__ import annotations

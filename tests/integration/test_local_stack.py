@@ -10,11 +10,9 @@ import io
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +23,7 @@ import pytest
 import requests
 from PIL import Image
 
-from devtools.resources import free_port
+from tests.local_stack import eventually, local_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,66 +36,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
         yield stack_outputs(boto3.client("cloudformation"), os.environ["STACK_NAME"])
         return
-    outputs_file = tmp_path_factory.mktemp("local") / "outputs.json"
-    environment = {
-        key: value for key, value in os.environ.items() if not key.startswith("AWS_ENDPOINT")
-    }
-    environment.update(
-        LOCAL_API_PORT=str(free_port()),
-        LOCAL_AWS_PORT=str(free_port()),
-        LOCAL_OUTPUTS_FILE=str(outputs_file),
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "devtools.local"],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    log: list[str] = []
-    assert process.stdout is not None
-    reader = threading.Thread(target=lambda: log.extend(process.stdout), daemon=True)  # type: ignore[arg-type]
-    reader.start()
-    deadline = time.monotonic() + 60
-    while not outputs_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the local stack did not start:\n" + "".join(log))
-        time.sleep(0.2)
-    try:
-        yield json.loads(outputs_file.read_text())
-    finally:
-        workers = _children(process.pid)
-        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            pytest.fail("the local stack did not stop on SIGINT")
-        assert process.returncode == 0, "".join(log[-50:])
-        assert [pid for pid in workers if _alive(pid)] == [], "processes left behind"
-
-
-def _children(pid: int) -> list[int]:
-    """The processes whose parent is `pid` (Linux /proc)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()
+    with local_stack(tmp_path_factory.mktemp("local")) as running:
+        yield running.outputs
 
 
 @pytest.fixture(scope="module")
@@ -108,16 +48,6 @@ def aws(stack: dict[str, str]) -> Callable[[str], Any]:
         return boto3.client(service, endpoint_url=endpoint) if endpoint else boto3.client(service)
 
     return client
-
-
-def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.5) -> Any:
-    """The first truthy result of `check` within `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(interval)
 
 
 def test_an_http_client_goes_through_the_users_lifecycle(stack: dict[str, str]) -> None:

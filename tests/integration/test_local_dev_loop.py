@@ -1,0 +1,220 @@
+"""The local stack as a developer uses it while editing: saved changes live without a restart
+and with the data kept, a package the artifact lacks failing as on Lambda, the SnapStart
+lifecycle, and a debugger stopping at a breakpoint. Each test runs its own stack on a copy of
+src/ (LOCAL_CODE_DIR), which it edits."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from devtools.resources import free_port
+from tests.dap import DebugClient
+from tests.local_stack import ROOT, eventually, local_stack
+
+HANDLER = Path("src/handlers/api_handler.py")
+FUTURE = "from __future__ import annotations\n"
+
+# Appended to the API handler: a header saying whether SnapStart's hooks package is importable.
+MARK_RESPONSES = """
+
+import importlib.util as _importlib_util
+
+_served = handler
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response = _served(event, context)
+    hooks = _importlib_util.find_spec("snapshot_restore_py")
+    response["headers"]["X-Edited"] = "hooks absent" if hooks is None else "hooks present"
+    return response
+"""
+
+# Appended to the API handler: what each execution environment saw at init and after restore.
+REPORT_LIFECYCLE = """
+
+import os as _os
+import random as _random
+import time as _time
+import uuid as _uuid
+
+from snapshot_restore_py import register_after_restore as _register_after_restore
+
+_INIT = {
+    "X-Init": _uuid.uuid4().hex,
+    "X-Init-Pid": str(_os.getpid()),
+    "X-Init-Type": _os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
+}
+_RESTORED = {}
+
+
+@_register_after_restore
+def _note_restore() -> None:
+    _RESTORED["X-Restored"] = _uuid.uuid4().hex
+
+
+_served = handler
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    _time.sleep(1)  # long enough that concurrent requests need environments of their own
+    response = _served(event, context)
+    response["headers"].update(
+        {**_INIT, **_RESTORED, "X-Pid": str(_os.getpid()), "X-Random": str(_random.random())}
+    )
+    return response
+"""
+
+
+@pytest.fixture
+def code(tmp_path: Path) -> Path:
+    """A copy of src/ for the stack to run and the test to edit."""
+    shutil.copytree(
+        ROOT / "src", tmp_path / "code" / "src", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return tmp_path / "code"
+
+
+def first(
+    get: Callable[[], requests.Response], wanted: Callable[[requests.Response], bool]
+) -> requests.Response | None:
+    """The first response `wanted` accepts within the 2 seconds a change takes to be live."""
+    found = eventually(lambda: [r] if wanted(r := get()) else None, timeout=2, interval=0.05)
+    return found[0] if found else None
+
+
+def create_user(api: str) -> dict[str, Any]:
+    email = f"ada-{uuid.uuid4().hex[:8]}@example.com"
+    created = requests.post(f"{api}/users", json={"email": email, "name": "Ada"}, timeout=30)
+    assert created.status_code == 201
+    user: dict[str, Any] = created.json()
+    return user
+
+
+def test_an_edit_is_live_within_two_seconds_with_the_data_kept(tmp_path: Path, code: Path) -> None:
+    handler = code / HANDLER
+    with local_stack(tmp_path, LOCAL_CODE_DIR=str(code)) as stack:
+        user = create_user(stack.api)
+
+        def get() -> requests.Response:
+            return requests.get(f"{stack.api}/users/{user['userId']}", timeout=30)
+
+        assert "X-Edited" not in get().headers
+
+        handler.write_text(handler.read_text() + MARK_RESPONSES)
+        edited = first(get, lambda response: "X-Edited" in response.headers)
+
+        assert edited is not None, stack.log
+        assert edited.status_code == 200
+        assert edited.json() == user
+        # Outside SnapStart, the hooks package is not there, as on Lambda.
+        assert edited.headers["X-Edited"] == "hooks absent"
+        assert "[reload] src/handlers/api_handler.py changed" in stack.log
+
+
+def test_a_package_the_artifact_lacks_fails_as_on_lambda_until_the_line_goes(
+    tmp_path: Path, code: Path
+) -> None:
+    handler = code / HANDLER
+    original = handler.read_text()
+    with local_stack(tmp_path, LOCAL_CODE_DIR=str(code)) as stack:
+        user = create_user(stack.api)
+
+        def get() -> requests.Response:
+            return requests.get(f"{stack.api}/users/{user['userId']}", timeout=30)
+
+        # pytest is in the dev virtualenv, not in requirements.txt
+        handler.write_text(original.replace(FUTURE, FUTURE + "\nimport pytest\n", 1))
+        failed = first(get, lambda response: response.status_code == 502)
+
+        assert failed is not None, stack.log
+        assert failed.json() == {"message": "Internal server error"}
+        assert (
+            "[ApiFunction] [ERROR] Runtime.ImportModuleError: Unable to import module "
+            "'src.handlers.api_handler': No module named 'pytest'"
+        ) in stack.log
+
+        handler.write_text(original)
+        recovered = first(get, lambda response: response.status_code == 200)
+
+        assert recovered is not None, stack.log
+        assert recovered.json() == user
+
+
+def test_snapstart_inits_once_and_restores_a_copy_per_concurrent_environment(
+    tmp_path: Path, code: Path
+) -> None:
+    handler = code / HANDLER
+    handler.write_text(handler.read_text() + REPORT_LIFECYCLE)
+    with (
+        local_stack(tmp_path, LOCAL_CODE_DIR=str(code), LOCAL_SNAPSTART="1") as stack,
+        ThreadPoolExecutor(4) as pool,
+    ):
+        responses = list(
+            pool.map(lambda _: requests.get(f"{stack.api}/openapi.json", timeout=30), range(4))
+        )
+
+    assert [response.status_code for response in responses] == [200] * 4
+    headers = [response.headers for response in responses]
+    copies = {h["X-Pid"]: (h["X-Restored"], h["X-Random"]) for h in headers}
+    # Init ran once: every copy holds the same import-time state, made in another process.
+    assert len({(h["X-Init"], h["X-Init-Pid"], h["X-Init-Type"]) for h in headers}) == 1
+    assert headers[0]["X-Init-Type"] == "snap-start"
+    assert headers[0]["X-Init-Pid"] not in copies
+    # At least two restored copies served the concurrent requests...
+    assert len(copies) >= 2, stack.log
+    # ...each with after-restore state of its own: the test's hook and the service's, which
+    # reseeds random (without it, every copy would draw the snapshot's next number).
+    assert len({restored for restored, _ in copies.values()}) == len(copies)
+    assert len({draw for _, draw in copies.values()}) == len(copies)
+
+
+def test_a_breakpoint_in_a_handler_stops_there(tmp_path: Path) -> None:
+    port = free_port()
+    source = ROOT / HANDLER
+    line = source.read_text().splitlines().index("    return app.handle(event)") + 1
+    with local_stack(tmp_path, LOCAL_DEBUG_PORT=str(port)) as stack:
+        # Given a debugger attached to the API's environment, with a breakpoint in the
+        # repository's own file (the environment runs a copy of it)
+        debugger = eventually(lambda: _connect(port), timeout=30, interval=0.2)
+        assert debugger, stack.log
+        placed = debugger.attach_with_breakpoint(str(source), line)
+        assert placed["verified"] is True
+
+        # When a request arrives
+        answered: dict[str, int] = {}
+        request = threading.Thread(
+            target=lambda: answered.update(
+                status=requests.get(f"{stack.api}/openapi.json", timeout=60).status_code
+            )
+        )
+        request.start()
+
+        # Then the handler stops at the breakpoint, and goes on when told to
+        stopped = debugger.until(lambda message: message.get("event") == "stopped")
+        assert stopped["body"]["reason"] == "breakpoint"
+        thread = stopped["body"]["threadId"]
+        frames = debugger.response(debugger.request("stackTrace", threadId=thread))
+        top = frames["body"]["stackFrames"][0]
+        assert (top["source"]["path"], top["line"]) == (str(source), line)
+        assert answered == {}  # the request waits while the handler is stopped
+        debugger.request("continue", threadId=thread)
+        request.join(timeout=60)
+        debugger.close()
+
+    assert answered == {"status": 200}
+
+
+def _connect(port: int) -> DebugClient | None:
+    try:
+        return DebugClient(port)
+    except (TimeoutError, ConnectionRefusedError):
+        return None

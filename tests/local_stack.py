@@ -1,0 +1,112 @@
+"""The local stack as a test starts it: `python -m devtools.local` (what `make dev` runs) on free
+loopback ports, its terminal output collected, stopped with SIGINT (Ctrl-C) at the end, which
+must leave no process behind."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devtools.resources import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class RunningStack:
+    outputs: dict[str, str]
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def api(self) -> str:
+        return self.outputs["ApiEndpoint"]
+
+    @property
+    def log(self) -> str:
+        return "".join(self.lines)
+
+
+@contextlib.contextmanager
+def local_stack(workdir: Path, **environment: str) -> Iterator[RunningStack]:
+    """A running local stack; `environment` adds variables (LOCAL_SNAPSTART, LOCAL_CODE_DIR...)."""
+    outputs_file = workdir / "outputs.json"
+    variables = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT")}
+    variables.update(
+        LOCAL_API_PORT=str(free_port()),
+        LOCAL_AWS_PORT=str(free_port()),
+        LOCAL_OUTPUTS_FILE=str(outputs_file),
+        **environment,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "devtools.local"],
+        cwd=ROOT,
+        env=variables,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    assert process.stdout is not None
+    output = process.stdout
+    threading.Thread(target=lambda: lines.extend(output), daemon=True).start()
+    deadline = time.monotonic() + 60
+    while not outputs_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("the local stack did not start:\n" + "".join(lines))
+        time.sleep(0.2)
+    try:
+        yield RunningStack(json.loads(outputs_file.read_text()), lines)
+    finally:
+        workers = _children(process.pid)
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            pytest.fail("the local stack did not stop on SIGINT")
+        assert process.returncode == 0, "".join(lines[-50:])
+        assert [pid for pid in workers if _alive(pid)] == [], "processes left behind"
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and " Z " not in Path(f"/proc/{pid}/stat").read_text()
+
+
+def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 0.5) -> Any:
+    """The first truthy result of `check` within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
