@@ -74,6 +74,26 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 """
 
 
+def code_marked(mark: str) -> str:
+    """Appended to the API handler: every response says which code served it; a request with
+    `?limit=1` says when it starts and takes three seconds longer."""
+    return f"""
+
+import time as _time
+
+_served = handler
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if (event.get("queryStringParameters") or {{}}).get("limit") == "1":
+        print("slow request started", flush=True)
+        _time.sleep(3)
+    response = _served(event, context)
+    response["headers"]["X-Code"] = "{mark}"
+    return response
+"""
+
+
 @pytest.fixture
 def code(tmp_path: Path) -> Path:
     """A copy of src/ for the stack to run and the test to edit."""
@@ -118,6 +138,31 @@ def test_an_edit_is_live_within_two_seconds_with_the_data_kept(tmp_path: Path, c
         # Outside SnapStart, the hooks package is not there, as on Lambda.
         assert edited.headers["X-Edited"] == "hooks absent"
         assert "[reload] src/handlers/api_handler.py changed" in stack.log
+
+
+def test_invocations_in_flight_finish_on_the_code_they_started_with(
+    tmp_path: Path, code: Path
+) -> None:
+    handler = code / HANDLER
+    original = handler.read_text()
+    handler.write_text(original + code_marked("first"))
+    with local_stack(tmp_path, LOCAL_CODE_DIR=str(code)) as stack, ThreadPoolExecutor(1) as pool:
+        # Given a slow request in flight on the first code
+        slow = pool.submit(requests.get, f"{stack.api}/users?limit=1", timeout=30)
+        assert eventually(lambda: "[ApiFunction] slow request started" in stack.log, 10, 0.05)
+
+        # When the code changes under it
+        handler.write_text(original + code_marked("second"))
+        fresh = first(
+            lambda: requests.get(f"{stack.api}/openapi.json", timeout=30),
+            lambda response: response.headers.get("X-Code") == "second",
+        )
+
+        # Then new requests get the new code and the one in flight ends on the old
+        assert fresh is not None, stack.log
+        assert not slow.done()
+        assert slow.result().status_code == 200
+        assert slow.result().headers["X-Code"] == "first"
 
 
 def test_a_package_the_artifact_lacks_fails_as_on_lambda_until_the_line_goes(
