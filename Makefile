@@ -118,8 +118,7 @@ audit: $(TOOLS_STAMP)  ## pip-audit over the lock requirements.txt
 build: $(STAMP)  ## sam build: arm64 artifacts holding src/ and runtime dependencies only
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam build
 
-deploy: build  ## sam deploy --config-env $(ENV), creating its SecureString keys first
-	$(PY) -m devtools.secrets --env $(ENV) --region $(REGION)
+deploy: build  ## sam build, then sam deploy --config-env $(ENV)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam deploy --config-env $(ENV) --region $(REGION)
 
 invoke: $(STAMP)  ## run FN's handler here with EVENT, AWS emulated in-process (no Docker)

@@ -1,8 +1,8 @@
 """The template's functions and resources in an emulator, for `make invoke` (moto in-process),
-`make dev` and `make bench` (moto server): the resources template.yaml
-declares (tables with their keys and indexes, queues with their attributes and redrive
-policies, topics, buckets) created from the template, the SecureString keys the functions
-read, and each function's handler and environment as the template gives them."""
+`make dev` and `make bench` (moto server): the resources template.yaml declares (tables with
+their keys and indexes, queues with their attributes and redrive policies, topics, buckets)
+created from the template, and each function's handler and environment as the template gives
+them."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import os
 import socket
 from typing import Any
 
-from devtools.secrets import ensure_keys
 from devtools.template import (
     Evaluator,
     create_table_request,
@@ -73,7 +72,6 @@ def create_resources(
                 clients("s3").create_bucket(Bucket=name.lower())
                 physical[logical_id] = name.lower()
                 physical[f"{logical_id}.Arn"] = f"arn:aws:s3:::{name.lower()}"
-    ensure_keys(template, STACK, clients("ssm"))
     return physical
 
 

@@ -26,7 +26,6 @@ os.environ.update(
         "METADATA_TABLE": "metadata-test",
         "UPLOADS_BUCKET": "uploads-test",
         "CORS_ALLOW_ORIGIN": "https://app.example.com",
-        "CURSOR_KEY_PARAMETER": "/users-service-test/cursor-signing-key",
     }
 )
 for _variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
@@ -240,16 +239,6 @@ class ApiClient:
 
 
 @pytest.fixture
-def cursor_key(aws: None) -> str:
-    """The SecureString that signs page cursors, holding a random key as `make deploy` puts it."""
-    from devtools.secrets import ensure_key
-
-    name = os.environ["CURSOR_KEY_PARAMETER"]
-    ensure_key(boto3.client("ssm"), name)
-    return name
-
-
-@pytest.fixture
-def api(users_table: str, orders_table: str, cursor_key: str) -> ApiClient:
+def api(users_table: str, orders_table: str) -> ApiClient:
     """An API client over empty users and orders tables."""
     return ApiClient()

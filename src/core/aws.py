@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
-    from mypy_boto3_ssm import SSMClient
 
 # Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck
 # connection from eating the whole function timeout.
@@ -54,12 +53,6 @@ def s3_client() -> S3Client:
     """The S3 client of this execution environment (SigV4, which presigned URLs need)."""
     config = CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
     return cast("S3Client", _session().create_client("s3", config=config))
-
-
-@functools.cache
-def ssm_client() -> SSMClient:
-    """The SSM client of this execution environment (Parameter Store)."""
-    return cast("SSMClient", _session().create_client("ssm", config=CLIENT_CONFIG))
 
 
 # Error codes that say "try again later" rather than "this request is wrong".

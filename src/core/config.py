@@ -68,8 +68,6 @@ class ApiSettings(Settings):
     users_table: str
     orders_table: str
     uploads_bucket: str
-    # SecureString parameter holding the keys that sign page cursors.
-    cursor_key_parameter: str
     cors_allow_origin: str = "*"
 
 

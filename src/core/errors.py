@@ -33,7 +33,7 @@ class EmailAlreadyUsed(Conflict):
 
 class InvalidCursor(InvalidRequest):
     def __init__(self) -> None:
-        super().__init__("lastKey is not a cursor this API issued")
+        super().__init__("lastKey is not a cursor")
 
 
 class OrderNotFound(NotFound):

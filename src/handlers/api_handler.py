@@ -10,7 +10,7 @@ import functools
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from src.core.aws import dynamodb_client, s3_client, ssm_client
+from src.core.aws import dynamodb_client, s3_client
 from src.core.config import ApiSettings
 from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
@@ -27,9 +27,7 @@ from src.models.users import (
     UserPage,
     UserPath,
 )
-from src.repositories.parameters import SecureStringKeys
 from src.repositories.users import UserRepository
-from src.services.cursors import PageCursors
 from src.services.users import UserService
 
 if TYPE_CHECKING:
@@ -50,8 +48,7 @@ app = Api(
 @functools.cache
 def user_service() -> UserService:
     """The users service of this execution environment (built on first use, then reused)."""
-    keys = SecureStringKeys(ssm_client, settings.cursor_key_parameter)
-    return UserService(UserRepository(dynamodb_client(), settings.users_table), PageCursors(keys))
+    return UserService(UserRepository(dynamodb_client(), settings.users_table))
 
 
 @functools.cache
@@ -176,9 +173,7 @@ def docs_asset(path: docs.AssetPath) -> Response:
     return found
 
 
-register_restore_hooks(
-    user_service, order_service, upload_service, dynamodb_client, s3_client, ssm_client
-)
+register_restore_hooks(user_service, order_service, upload_service, dynamodb_client, s3_client)
 
 
 @lambda_entry

@@ -138,12 +138,18 @@ class UserPath(BaseModel):
     userId: UserId
 
 
+# A cursor is a user id's 16 bytes in base64url: 21 characters, then one whose low four bits
+# are zero (the 128th bit ends in it).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]{21}[AQgw]$"
+
+
 class ListUsersQuery(BaseModel):
     """Query of `GET /users`: parameters it does not name are refused."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     limit: int = Field(default=20, ge=1, le=100, description="Users per page")
-    lastKey: Annotated[str, StringConstraints(max_length=1024)] | None = Field(
-        default=None, description="`nextKey` of the previous page"
+    lastKey: Annotated[str, StringConstraints(pattern=CURSOR_PATTERN)] | None = Field(
+        default=None,
+        description="`nextKey` of the previous page; any value of this shape is a position",
     )

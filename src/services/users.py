@@ -9,7 +9,7 @@ from typing import Protocol
 
 from src.core.clock import utc_now
 from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
-from src.services.cursors import PageCursors
+from src.services.cursors import open_cursor, seal
 
 
 class UserStore(Protocol):
@@ -34,13 +34,11 @@ class UserService:
     def __init__(
         self,
         store: UserStore,
-        cursors: PageCursors,
         *,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self._store = store
-        self._cursors = cursors
         self._clock = clock
         self._new_id = new_id
 
@@ -71,7 +69,7 @@ class UserService:
         self._store.delete(user_id)
 
     def list_users(self, limit: int, last_key: str | None) -> UserPage:
-        after = self._cursors.open(last_key) if last_key else None
+        after = open_cursor(last_key) if last_key else None
         users, last = self._store.list_page(limit, after)
-        next_key = self._cursors.seal(last) if last else None
+        next_key = seal(last) if last else None
         return UserPage(users=users, count=len(users), nextKey=next_key)

@@ -36,9 +36,7 @@ operations = st.lists(
 
 
 @pytest.fixture
-def faulty_dynamodb(
-    users_table: str, cursor_key: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[FaultyClient]:
+def faulty_dynamodb(users_table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultyClient]:
     """The API's users service, rebuilt over a DynamoDB client that fails on demand."""
     from src.handlers import api_handler
 

@@ -68,7 +68,6 @@ def test_the_layer_holds_the_runtime_requirements_for_aarch64(build_dir: Path) -
     site = build_dir / "DependenciesLayer" / "python"
 
     for package in (
-        "aws_lambda_powertools",
         "pydantic",
         "pydantic_core",
         "pythonjsonlogger",

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # boto3 (with s3transfer) is what the handlers' botocore clients do without: about 20 ms.
-HEAVY = ["aws_lambda_powertools", "pydantic", "PIL", "email_validator", "ijson", "asyncio", "boto3"]
+HEAVY = ["pydantic", "PIL", "email_validator", "ijson", "asyncio", "boto3"]
 
 
 def imported_at_cold_start(module: str) -> set[str]:

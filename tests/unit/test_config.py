@@ -13,14 +13,13 @@ def test_reads_each_field_from_its_upper_case_variable() -> None:
             "USERS_TABLE": "users",
             "ORDERS_TABLE": "orders",
             "UPLOADS_BUCKET": "uploads",
-            "CURSOR_KEY_PARAMETER": "/stack/cursor-signing-key",
             "ENVIRONMENT": "production",
             "LOG_LEVEL": "WARNING",
         }
     )
 
     assert settings.users_table == "users"
-    assert settings.cursor_key_parameter == "/stack/cursor-signing-key"
+    assert settings.uploads_bucket == "uploads"
     assert settings.environment == "production"
     assert settings.log_level == "WARNING"
     assert settings.cors_allow_origin == "*"
@@ -46,7 +45,6 @@ def test_an_invalid_value_is_named(name: str, value: str) -> None:
                 "USERS_TABLE": "u",
                 "ORDERS_TABLE": "o",
                 "UPLOADS_BUCKET": "b",
-                "CURSOR_KEY_PARAMETER": "/k",
                 name: value,
             }
         )

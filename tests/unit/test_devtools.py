@@ -196,22 +196,3 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
     assert measured["aws_calls"]["SQS batch of 10 order_created"] == 11
     assert {"GET /users/{id}", "floor GetItem", "POST /users"} <= set(measured["warm_ms"])
     assert "budgets" in run.stdout
-
-
-def test_deploy_creates_the_cursor_key_once_and_never_replaces_it(aws: None) -> None:
-    import boto3
-
-    from devtools.secrets import main
-
-    ssm = boto3.client("ssm")
-    name = "/users-service-staging/cursor-signing-key"
-
-    assert main(["--env", "staging", "--region", "us-east-1"]) == 0
-    first = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
-    assert main(["--env", "staging", "--region", "us-east-1"]) == 0
-    second = ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]
-
-    assert first["Type"] == "SecureString"
-    assert len(first["Value"]) >= 32
-    assert second["Value"] == first["Value"]
-    assert second["Version"] == 1
