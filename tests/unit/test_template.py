@@ -207,9 +207,9 @@ def test_environments_differ_in_cors_retention_alarms_and_throttling() -> None:
         assert table["DeletionProtectionEnabled"] == {"Fn::If": ["IsProduction", True, False]}
 
 
-def _api_methods(environment: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """Each (path, method) of the deployed REST API for `environment`, as API Gateway gets it."""
-    transformed = sam_transform(load_template(), parameters={"Environment": environment})
+def _api_methods(transformed: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Each (path, method) of the deployed REST API in a transformed template, as API Gateway
+    gets it."""
     body = transformed["Resources"]["Api"]["Properties"]["Body"]
     return {
         (path, method): operation
@@ -218,11 +218,22 @@ def _api_methods(environment: str) -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
-@pytest.mark.parametrize("environment", ["staging", "production"])
-def test_outside_development_every_route_but_preflight_needs_a_cognito_token(
-    environment: str,
+@pytest.mark.parametrize(
+    "parameters",
+    [
+        {"Environment": "development"},
+        {"Environment": "staging"},
+        {"Environment": "production"},
+        # The unsafe opening applies to development only.
+        {"Environment": "staging", "UnsafeOpenDevelopmentApi": "yes"},
+        {"Environment": "production", "UnsafeOpenDevelopmentApi": "yes"},
+    ],
+)
+def test_every_deployed_stack_asks_a_cognito_token_on_every_route_but_preflight(
+    parameters: dict[str, str],
 ) -> None:
-    methods = _api_methods(environment)
+    transformed = sam_transform(load_template(), parameters=parameters)
+    methods = _api_methods(transformed)
     paths = {path for path, _ in methods}
 
     for (path, method), operation in methods.items():
@@ -232,19 +243,20 @@ def test_outside_development_every_route_but_preflight_needs_a_cognito_token(
             assert operation["security"] == [{"CognitoAuthorizer": []}], (path, method)
     # A preflight on each path, or the browser's OPTIONS would meet the authorizer.
     assert {path for path, method in methods if method == "options"} == paths
+    # The user pool the authorizer names is created (its condition holds).
+    evaluator = Evaluator(load_template(), {}, parameters=parameters)
+    assert transformed["Resources"]["UserPool"]["Condition"] == "RequiresAuth"
+    assert evaluator.condition("RequiresAuth") is True
 
 
-def test_development_api_stays_open() -> None:
-    methods = _api_methods("development")
+def test_only_the_explicit_unsafe_parameter_opens_a_development_stack() -> None:
+    parameters = {"Environment": "development", "UnsafeOpenDevelopmentApi": "yes"}
+    transformed = sam_transform(load_template(), parameters=parameters)
+    methods = _api_methods(transformed)
+    unsafe = load_template()["Parameters"]["UnsafeOpenDevelopmentApi"]
 
     assert methods
     assert all("security" not in operation for operation in methods.values())
-
-
-def test_user_pool_exists_only_where_the_api_requires_it() -> None:
-    template = load_template()
-    for name in ("UserPool", "UserPoolClient"):
-        assert template["Resources"][name]["Condition"] == "RequiresAuth"
-    for environment, required in (("development", False), ("staging", True)):
-        evaluator = Evaluator(template, {}, parameters={"Environment": environment})
-        assert evaluator.condition("RequiresAuth") is required
+    assert Evaluator(load_template(), {}, parameters=parameters).condition("RequiresAuth") is False
+    assert unsafe["Default"] == "no"
+    assert unsafe["Description"].startswith("UNSAFE.")
