@@ -21,7 +21,7 @@ export SAM_CLI_DISABLE_VERSION_CHECK := 1
 FN ?= ApiFunction
 EVENT ?= events/api_get_user.json
 
-.PHONY: help venv runtime lock dev test unit lint format build deploy validate audit invoke bench redrive clean
+.PHONY: help venv runtime lock env-vars dev test unit lint format build deploy validate audit invoke bench redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -126,6 +126,9 @@ invoke: $(STAMP)  ## run FN's handler here with EVENT, AWS emulated in-process (
 
 bench: $(STAMP) $(RUNTIME_STAMP)  ## cold starts, warm latencies, AWS calls and sizes against their budgets
 	$(PY) -m devtools.bench
+
+env-vars: $(STAMP)  ## .aws-sam/env-$(ENV).json: `sam local --env-vars` for ENV's deployed stack
+	$(PY) -m devtools.env_vars --env $(ENV) --region $(REGION)
 
 redrive: $(STAMP)  ## move ENV's order DLQ back to the order queue (StartMessageMoveTask)
 	$(PY) -m devtools.redrive --env $(ENV) --region $(REGION)

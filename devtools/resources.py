@@ -11,12 +11,7 @@ import os
 import socket
 from typing import Any
 
-from devtools.template import (
-    Evaluator,
-    create_table_request,
-    function_environment,
-    resources_of_type,
-)
+from devtools.template import Evaluator, create_table_request, resources_of_type
 
 # The development stack's name (samconfig.toml), so that names computed from it, like the
 # uploads bucket's, match the sample events in events/.
@@ -130,15 +125,42 @@ def function_handlers(template: dict[str, Any]) -> dict[str, str]:
 
 
 def function_environments(
-    template: dict[str, Any], physical: dict[str, str]
+    template: dict[str, Any],
+    physical: dict[str, str],
+    *,
+    endpoint: str | None = None,
+    parameters: dict[str, str] | None = None,
+    stack_name: str = STACK,
+    region: str = "us-east-1",
+    account: str = "123456789012",
 ) -> dict[str, dict[str, str]]:
-    """Function logical id -> the environment variables it gets, resolved against the
-    resources in `physical` (as created by create_resources)."""
-    evaluator = Evaluator(template, physical, stack_name=STACK)
-    return {
-        name: {
+    """Function logical id -> the environment variables the template gives it (Globals first,
+    then its own), resolved against the resources in `physical` (as create_resources made them)
+    and the stack's `parameters`. AWS_ENDPOINT_URL, empty in the template (AWS's endpoints), is
+    set to `endpoint`, or left out so that the caller's own environment decides."""
+    evaluator = Evaluator(
+        template,
+        physical,
+        parameters=parameters,
+        stack_name=stack_name,
+        region=region,
+        account=account,
+    )
+    defaults = template.get("Globals", {}).get("Function", {}).get("Environment", {})
+    environments = {}
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        own = resource["Properties"].get("Environment", {})
+        variables = {
             variable: str(evaluator.resolve(value))
-            for variable, value in function_environment(name).items()
+            for variable, value in {
+                **defaults.get("Variables", {}),
+                **own.get("Variables", {}),
+            }.items()
         }
-        for name in function_handlers(template)
-    }
+        variables.pop("AWS_ENDPOINT_URL", None)
+        if endpoint is not None:
+            variables["AWS_ENDPOINT_URL"] = endpoint
+        environments[name] = variables
+    return environments

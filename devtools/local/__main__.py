@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from devtools.env_vars import write as write_env_vars
 from devtools.local.api import make_server, routes_from_template
 from devtools.local.emulator import require_free, start_emulator
 from devtools.local.event_sources import (
@@ -37,6 +38,7 @@ from devtools.local.reload import CodeBuilder, needs_restart, new_version, synta
 from devtools.resources import (
     STACK,
     create_resources,
+    function_environments,
     function_handlers,
 )
 from devtools.runtime import runtime_python
@@ -106,6 +108,13 @@ class LocalStack:
         self._start_reload()
         self._prewarm_debugged()
         outputs = self._outputs(template, physical, endpoint)
+        # sam local's functions run in containers: LOCAL_CONTAINER_ENDPOINT is the emulator's
+        # URL as they reach it (the same with `--docker-network host`).
+        container_endpoint = os.environ.get("LOCAL_CONTAINER_ENDPOINT", endpoint)
+        write_env_vars(
+            self.outputs_file.parent / "env.json",
+            function_environments(template, physical, endpoint=container_endpoint),
+        )
         self.outputs_file.parent.mkdir(parents=True, exist_ok=True)
         self.outputs_file.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n")
         print(
@@ -284,8 +293,11 @@ class LocalStack:
                 continue  # as CloudFormation leaves out an output whose condition is false
             if name == "ApiEndpoint":
                 outputs[name] = f"http://127.0.0.1:{self.api_port}"
-            else:
+                continue
+            try:
                 outputs[name] = str(evaluator.resolve(output["Value"]))
+            except KeyError:
+                continue  # a resource the local stack has no emulation of (the user pool)
         outputs["AwsEndpointUrl"] = endpoint
         return outputs
 

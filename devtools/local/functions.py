@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from devtools.resources import STACK
+from devtools.resources import STACK, function_environments
 from devtools.runtime import ROOT, SNAPSTART_HOOKS, runtime_python
 from devtools.template import Evaluator
 
@@ -139,15 +139,12 @@ def versions_from_template(
     its own properties) resolved against the resources in `physical`."""
     evaluator = Evaluator(template, physical, parameters=parameters, stack_name=STACK)
     defaults = template.get("Globals", {}).get("Function", {})
+    environments = function_environments(
+        template, physical, endpoint=os.environ.get("AWS_ENDPOINT_URL"), parameters=parameters
+    )
     versions = {}
-    for name, resource in template["Resources"].items():
-        if resource["Type"] != "AWS::Serverless::Function":
-            continue
-        properties = {**defaults, **resource["Properties"]}
-        variables = {
-            **defaults.get("Environment", {}).get("Variables", {}),
-            **resource["Properties"].get("Environment", {}).get("Variables", {}),
-        }
+    for name, variables in environments.items():
+        properties = {**defaults, **template["Resources"][name]["Properties"]}
         snapstart = modes.snapstart
         if snapstart is None:
             apply_on = evaluator.resolve(properties.get("SnapStart", {})).get("ApplyOn")
@@ -156,7 +153,7 @@ def versions_from_template(
         versions[name] = Version(
             function=name,
             handler=properties["Handler"],
-            variables={key: str(evaluator.resolve(value)) for key, value in variables.items()},
+            variables=variables,
             timeout=float(properties.get("Timeout", 3)),
             memory=int(properties.get("MemorySize", 128)),
             task_root=task_root,

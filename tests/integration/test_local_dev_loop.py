@@ -1,11 +1,17 @@
 """The local stack as a developer uses it while editing: saved changes live without a restart
 and with the data kept, a package the artifact lacks failing as on Lambda, the SnapStart
-lifecycle, and a debugger stopping at a breakpoint. Each test runs its own stack on a copy of
-src/ (LOCAL_CODE_DIR), which it edits."""
+lifecycle, a debugger stopping at a breakpoint, and the file `sam local` takes to run against
+the same emulator. Each test runs its own stack, the editing ones on a copy of src/
+(LOCAL_CODE_DIR)."""
 
 from __future__ import annotations
 
+import json
+import re
+import shlex
 import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Callable
@@ -13,10 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import requests
 
 from devtools.resources import free_port
+from devtools.template import function_environment
 from tests.dap import DebugClient
 from tests.local_stack import ROOT, eventually, local_stack
 
@@ -263,3 +271,75 @@ def _connect(port: int) -> DebugClient | None:
         return DebugClient(port)
     except (TimeoutError, ConnectionRefusedError):
         return None
+
+
+def test_the_env_vars_file_names_resources_the_emulator_holds(tmp_path: Path) -> None:
+    with local_stack(tmp_path) as stack:
+        environments = json.loads((tmp_path / "env.json").read_text())
+        endpoint = stack.outputs["AwsEndpointUrl"]
+
+        def client(service: str) -> Any:
+            return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")
+
+        checks = {
+            "_TABLE": lambda name: client("dynamodb").describe_table(TableName=name),
+            "_BUCKET": lambda name: client("s3").head_bucket(Bucket=name),
+            "_TOPIC_ARN": lambda arn: client("sns").get_topic_attributes(TopicArn=arn),
+            "_QUEUE_URL": lambda url: client("sqs").get_queue_attributes(QueueUrl=url),
+        }
+        checked = set()
+        for variables in environments.values():
+            assert variables["AWS_ENDPOINT_URL"] == endpoint
+            for name, value in variables.items():
+                for suffix, check in checks.items():
+                    if name.endswith(suffix):
+                        check(value)  # raises for a resource the emulator lacks
+                        checked.add(name)
+
+    assert set(environments) == {"ApiFunction", "SqsHandlerFunction", "S3HandlerFunction"}
+    assert checked == {
+        "USERS_TABLE",
+        "ORDERS_TABLE",
+        "METADATA_TABLE",
+        "UPLOADS_BUCKET",
+        "NOTIFICATION_TOPIC_ARN",
+    }
+    # SAM only overrides variables the template declares: the file sets no other.
+    for function, variables in environments.items():
+        assert set(variables) <= set(function_environment(function)), function
+
+
+def sam_help(command: str) -> str:
+    sam = Path(sys.executable).with_name("sam")
+    return subprocess.run(
+        [str(sam), "local", command, "--help"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_the_readme_sam_local_lines_use_the_file_and_options_sam_has() -> None:
+    readme = (ROOT / "README.md").read_text()
+    lines = [line for line in readme.splitlines() if line.startswith("sam local ")]
+    functions = set(function_environments_of_template())
+
+    assert [line.split()[2] for line in lines] == ["start-api", "invoke"]
+    for line in lines:
+        words = shlex.split(line)
+        command = words[2]
+        options = [word for word in words if word.startswith("-")]
+        help_text = sam_help(command)
+        for option in options:
+            assert re.search(rf"(^|[ ,]){re.escape(option)}\b", help_text, re.M), option
+        assert words[words.index("--env-vars") + 1] == ".aws-sam/local/env.json"
+        if command == "invoke":
+            assert words[3] in functions
+            assert (ROOT / words[words.index("--event") + 1]).exists()
+
+
+def function_environments_of_template() -> dict[str, dict[str, Any]]:
+    from devtools.template import load_template
+
+    return {
+        name: function_environment(name)
+        for name, resource in load_template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }

@@ -196,3 +196,58 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
     assert measured["aws_calls"]["SQS batch of 10 order_created"] == 11
     assert {"GET /users/{id}", "floor GetItem", "POST /users"} <= set(measured["warm_ms"])
     assert "budgets" in run.stdout
+
+
+STAGING = "users-service-staging"
+
+
+class DescribedStack:
+    """CloudFormation's DescribeStacks for one deployed stack of this template."""
+
+    def __init__(self, outputs: dict[str, str], parameters: dict[str, str]) -> None:
+        self.stack = {
+            "StackId": f"arn:aws:cloudformation:eu-west-1:123456789012:stack/{STAGING}/a",
+            "Outputs": [{"OutputKey": k, "OutputValue": v} for k, v in outputs.items()],
+            "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        }
+
+    def describe_stacks(self, StackName: str) -> dict[str, Any]:
+        assert StackName == "users-service-staging"
+        return {"Stacks": [self.stack]}
+
+
+def test_env_vars_of_a_deployed_stack_come_from_its_outputs_and_parameters() -> None:
+    from devtools.env_vars import deployed_env_vars
+    from devtools.template import load_template
+
+    outputs = {
+        "UsersTableName": "users-service-staging-UsersTable-1A2B",
+        "OrdersTableName": "users-service-staging-OrdersTable-3C4D",
+        "MetadataTableName": "users-service-staging-MetadataTable-5E6F",
+        "UploadsBucketName": "users-service-staging-uploads-123456789012-eu-west-1",
+        "NotificationTopicArn": "arn:aws:sns:eu-west-1:123456789012:orders",
+    }
+    cloudformation = DescribedStack(outputs, {"Environment": "staging", "LogLevel": "INFO"})
+
+    environments = deployed_env_vars(load_template(), cloudformation, "users-service-staging")
+
+    api, s3 = environments["ApiFunction"], environments["S3HandlerFunction"]
+    assert api["USERS_TABLE"] == outputs["UsersTableName"]
+    assert api["ENVIRONMENT"] == "staging"
+    assert s3["UPLOADS_BUCKET"] == outputs["UploadsBucketName"]
+    assert (
+        environments["SqsHandlerFunction"]["NOTIFICATION_TOPIC_ARN"]
+        == outputs["NotificationTopicArn"]
+    )
+    # AWS's own endpoints: the template's empty AWS_ENDPOINT_URL stays as it is.
+    assert all("AWS_ENDPOINT_URL" not in variables for variables in environments.values())
+
+
+def test_env_vars_of_a_stack_missing_an_output_say_which() -> None:
+    from devtools.env_vars import deployed_env_vars
+    from devtools.template import load_template
+
+    cloudformation = DescribedStack({"UsersTableName": "u"}, {"Environment": "staging"})
+
+    with pytest.raises(SystemExit, match="has no output naming 'OrdersTable'"):
+        deployed_env_vars(load_template(), cloudformation, "users-service-staging")
