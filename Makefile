@@ -19,7 +19,8 @@ export SAM_CLI_TELEMETRY := 0
 export SAM_CLI_DISABLE_VERSION_CHECK := 1
 
 FN ?= ApiFunction
-EVENT ?= events/api_get_user.json
+# Empty: the function's own sample event (devtools/invoke.py).
+EVENT ?=
 
 .PHONY: help venv runtime lock env-vars dev test unit lint format build deploy validate audit invoke bench redrive clean
 
@@ -121,7 +122,7 @@ build: $(STAMP)  ## sam build: arm64 artifacts holding src/ and runtime dependen
 deploy: build  ## sam build, then sam deploy --config-env $(ENV)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/sam deploy --config-env $(ENV) --region $(REGION)
 
-invoke: $(STAMP)  ## run FN's handler here with EVENT, AWS emulated in-process (no Docker)
+invoke: $(STAMP)  ## run FN's handler here with EVENT (default: FN's sample), AWS in-process
 	$(PY) -m devtools.invoke $(FN) $(EVENT)
 
 bench: $(STAMP) $(RUNTIME_STAMP)  ## cold starts, warm latencies, AWS calls and sizes against their budgets

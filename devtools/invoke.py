@@ -3,17 +3,23 @@ without Docker: the function's environment comes from template.yaml, its AWS res
 in-process emulator (moto) holding what the template declares, created from the template.
 
     python -m devtools.invoke ApiFunction events/api_create_user.json
+    python -m devtools.invoke S3HandlerFunction     # the function's own sample event
 
-Prints the handler's log lines as they happen, then its response.
+For an S3 event, the objects its creation records name are put in the bucket first (sample
+content by extension), and the records carry their real size and ETag, as S3's would: the
+processor then reads and records them. Prints the handler's log lines as they happen, then its
+response.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import os
 import sys
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +31,38 @@ from devtools.resources import (
     use_emulator_credentials,
 )
 from devtools.template import load_template
+
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+# The sample event each function is invoked with when none is given.
+DEFAULT_EVENTS = {
+    "ApiFunction": "api_get_user.json",
+    "SqsHandlerFunction": "sqs_order_batch.json",
+    "S3HandlerFunction": "s3_put_json.json",
+}
+
+
+def sample_content(key: str) -> tuple[bytes, str]:
+    """Content of the type a key's extension names: two JSON records, or a small PNG."""
+    if key.endswith(".png"):
+        from PIL import Image  # noqa: PLC0415 - a dev dependency, for image samples only
+
+        image = io.BytesIO()
+        Image.new("RGB", (64, 48), (200, 80, 40)).save(image, format="PNG")
+        return image.getvalue(), "image/png"
+    return b'[{"id": 1}, {"id": 2}]', "application/json"
+
+
+def stage_objects(event: dict[str, Any], s3: Any) -> None:
+    """Put the object of each creation record in `event`, and give the record its real size
+    and ETag."""
+    for record in event.get("Records", []):
+        if not record.get("eventName", "").startswith("ObjectCreated"):
+            continue
+        bucket = record["s3"]["bucket"]["name"]
+        key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
+        body, content_type = sample_content(key)
+        etag = s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)["ETag"]
+        record["s3"]["object"].update(size=len(body), eTag=etag.strip('"'))
 
 
 def invoke(function: str, event: dict[str, Any]) -> Any:
@@ -38,6 +76,7 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
     with mock_aws():
         physical = create_resources(template, boto3.client)
         os.environ.update(function_environments(template, physical)[function])
+        stage_objects(event, boto3.client("s3"))
         module = importlib.import_module(module_name)
         return getattr(module, handler_name)(event, LambdaContext(function_name=function))
 
@@ -45,12 +84,18 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("function", help="logical id in template.yaml, e.g. ApiFunction")
-    parser.add_argument("event", type=Path, help="a JSON event, e.g. events/api_get_user.json")
+    parser.add_argument(
+        "event",
+        type=Path,
+        nargs="?",
+        help="a JSON event, e.g. events/api_get_user.json (default: the function's sample)",
+    )
     args = parser.parse_args(argv)
     functions = function_handlers(load_template())
     if args.function not in functions:
         parser.error(f"unknown function {args.function!r}; one of {sorted(functions)}")
-    response = invoke(args.function, json.loads(args.event.read_text()))
+    event_file = args.event or EVENTS / DEFAULT_EVENTS[args.function]
+    response = invoke(args.function, json.loads(event_file.read_text()))
     print(json.dumps(response, indent=2, default=str))
     return 0
 

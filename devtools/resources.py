@@ -97,10 +97,11 @@ def _create_queue(
 
 
 def use_emulator_credentials(region: str = "us-east-1") -> None:
-    """Credentials and region for an emulator (which accepts any), unless some are set."""
+    """Credentials and region for an emulator, unless some are set: `test`, the key moto,
+    MiniStack and LocalStack all accept (the last two check presigned URLs' keys)."""
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }.items():

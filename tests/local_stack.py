@@ -41,14 +41,14 @@ class RunningStack:
 @contextlib.contextmanager
 def local_stack(workdir: Path, **environment: str) -> Iterator[RunningStack]:
     """A running local stack; `environment` adds variables (LOCAL_SNAPSTART, LOCAL_CODE_DIR...)."""
-    outputs_file = workdir / "outputs.json"
     variables = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT")}
     variables.update(
         LOCAL_API_PORT=str(free_port()),
         LOCAL_AWS_PORT=str(free_port()),
-        LOCAL_OUTPUTS_FILE=str(outputs_file),
-        **environment,
+        LOCAL_OUTPUTS_FILE=str(workdir / "outputs.json"),
     )
+    variables.update(environment)
+    outputs_file = Path(variables["LOCAL_OUTPUTS_FILE"])
     process = subprocess.Popen(
         [sys.executable, "-m", "devtools.local"],
         cwd=ROOT,

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import math
 import os
 import random
+import resource
 import signal
 import socket
 import sys
@@ -105,8 +107,10 @@ def run_hooks(registry: list[tuple[Any, tuple[Any, ...], dict[str, Any]]]) -> No
         function(*args, **kwargs)
 
 
-def serve(handler: Any, init_error: dict[str, Any] | None) -> int:
-    """Invocations from stdin, one at a time, until stdin closes."""
+def serve(handler: Any, init_error: dict[str, Any] | None, first_report: str = "") -> int:
+    """Invocations from stdin, one at a time, until stdin closes; each between the START, END
+    and REPORT lines the runtime logs (`first_report` adds the init or restore duration to
+    the first REPORT)."""
     results = os.fdopen(int(os.environ["LOCAL_RESPONSE_FD"]), "w", buffering=1)
     start_debugger()
     for line in sys.stdin:
@@ -117,6 +121,9 @@ def serve(handler: Any, init_error: dict[str, Any] | None) -> int:
             results.write(json.dumps(reply) + "\n")
             return 1
         wait_for_debugger()
+        version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        print(f"START RequestId: {request['id']} Version: {version}", flush=True)
+        started = time.perf_counter()
         try:
             context = LambdaContext(request["id"], request["deadline_ms"])
             response = handler(request["event"], context)
@@ -124,9 +131,22 @@ def serve(handler: Any, init_error: dict[str, Any] | None) -> int:
             reply["response"] = response
         except Exception as exc:
             reply["error"] = report(type(exc).__name__, str(exc), exc)
-        sys.stdout.flush()
+        print_report(request["id"], (time.perf_counter() - started) * 1000, first_report)
+        first_report = ""
         results.write(json.dumps(reply, default=str) + "\n")
     return 0
+
+
+def print_report(request_id: str, duration_ms: float, extra: str) -> None:
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+    used_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"END RequestId: {request_id}")
+    print(
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {math.ceil(duration_ms)} ms\tMemory Size: {memory} MB\t"
+        f"Max Memory Used: {used_mb} MB{extra}",
+        flush=True,
+    )
 
 
 def start_debugger() -> None:
@@ -206,18 +226,22 @@ def restored_copy(handler: Any, fds: list[int]) -> int:
     os.environ["LOCAL_RESPONSE_FD"] = str(results)
     os.setsid()  # its own process group: stopping the snapshot does not stop it
     error = None
+    started = time.perf_counter()
     try:
         run_hooks(snapshot_restore_py.get_after_restore())
     except Exception as exc:
         error = report(AFTER_RESTORE_ERROR, f"{type(exc).__name__}: {exc}", exc)
-    return serve(handler, error)
+    restore_ms = (time.perf_counter() - started) * 1000
+    return serve(handler, error, f"\tRestore Duration: {restore_ms:.2f} ms")
 
 
 def main() -> int:
     if sys.argv[1] == "--snapshot":
         return snapshot_server(sys.argv[2], int(sys.argv[3]))
+    started = time.perf_counter()
     handler, init_error = init(sys.argv[1])
-    return serve(handler, init_error)
+    init_ms = (time.perf_counter() - started) * 1000
+    return serve(handler, init_error, f"\tInit Duration: {init_ms:.2f} ms")
 
 
 if __name__ == "__main__":

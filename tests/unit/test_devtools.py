@@ -95,7 +95,7 @@ def test_an_unknown_environment_is_refused_with_the_known_ones() -> None:
         stack_name("qa")
 
 
-def run_invoke(function: str, event: str) -> dict[str, Any]:
+def run_invoke(function: str, event: str | None = None) -> dict[str, Any]:
     import json
     import os
     import subprocess
@@ -103,7 +103,7 @@ def run_invoke(function: str, event: str) -> dict[str, Any]:
 
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_TABLE", "_BUCKET"))}
     result = subprocess.run(
-        [sys.executable, "-m", "devtools.invoke", function, event],
+        [sys.executable, "-m", "devtools.invoke", function, *([event] if event else [])],
         capture_output=True,
         text=True,
         check=False,
@@ -121,6 +121,43 @@ def test_make_invoke_runs_the_api_handler_with_a_sample_event() -> None:
 
     assert response["statusCode"] == 201
     assert '"email":"ada.lovelace@example.com"' in response["body"]
+
+
+@pytest.mark.parametrize(
+    ("event", "outcome"),
+    [
+        ("events/s3_put_json.json", "recorded"),
+        ("events/s3_put_image_encoded_key.json", "recorded"),
+        ("events/s3_delete.json", "removed"),
+    ],
+)
+def test_make_invoke_puts_the_object_an_s3_event_names_so_it_is_processed(
+    event: str, outcome: str
+) -> None:
+    (processed,) = run_invoke("S3HandlerFunction", event)["processed"]
+
+    assert processed["outcome"] == outcome
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [
+        ("ApiFunction", 404),  # events/api_get_user.json: no such user in a fresh account
+        ("SqsHandlerFunction", {"batchItemFailures": []}),
+        ("S3HandlerFunction", "recorded"),
+    ],
+)
+def test_make_invoke_without_an_event_takes_the_function_s_sample(
+    function: str, expected: Any
+) -> None:
+    response = run_invoke(function)
+
+    if function == "ApiFunction":
+        assert response["statusCode"] == expected
+    elif function == "S3HandlerFunction":
+        assert response["processed"][0]["outcome"] == expected
+    else:
+        assert response == expected
 
 
 def test_make_invoke_runs_the_order_consumer_with_a_sample_batch() -> None:

@@ -1,0 +1,101 @@
+"""The README's Quick start, run as a new user runs it: each block on its own, in a fresh shell
+(no AWS variables exported) from a directory holding what `make dev` writes, against a running
+local stack. Only the ports differ: the stack listens on free ones, written into the blocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.local_stack import ROOT, eventually, local_stack
+
+BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.S | re.M)
+
+
+def quick_start_blocks() -> list[tuple[str, str]]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Quick start") : readme.index("### The dev loop")]
+    blocks = [(match[1], match[2]) for match in BLOCK.finditer(section)]
+    assert blocks[0][1].startswith("make dev")  # the one that starts the stack
+    return blocks[1:]
+
+
+def run(language: str, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = ["bash", "-e", "-o", "pipefail", "-c", code]
+    if language == "python":
+        command = [sys.executable, "-c", code]  # an interpreter that has boto3
+    environment = {"PATH": os.environ["PATH"], "HOME": str(cwd)}
+    return subprocess.run(
+        command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return result.stdout.splitlines()
+
+
+def test_the_quick_start_blocks_work_as_written(tmp_path: Path) -> None:
+    blocks = quick_start_blocks()
+    assert [language for language, _ in blocks] == ["bash", "bash", "python"]
+    outputs_file = tmp_path / ".aws-sam" / "local" / "outputs.json"
+    outputs_file.parent.mkdir(parents=True)
+
+    with local_stack(tmp_path, LOCAL_OUTPUTS_FILE=str(outputs_file)) as stack:
+        aws = stack.outputs["AwsEndpointUrl"]
+
+        def written_for_this_stack(code: str) -> str:
+            return code.replace("http://127.0.0.1:3000", stack.api).replace(
+                "http://127.0.0.1:4566", aws
+            )
+
+        results = [run(lang, written_for_this_stack(code), tmp_path) for lang, code in blocks[:2]]
+
+        def order() -> dict[str, str] | None:
+            response = requests.get(f"{stack.api}/orders/ord-1", timeout=30)
+            return response.json() if response.status_code == 200 else None
+
+        created = eventually(order, timeout=30)
+        cancelled = run(*blocks[2], tmp_path)  # the boto3 block names no port
+        final = eventually(lambda: (o := order()) and o["status"] == "cancelled" and o, 30)
+
+    for result in [*results, cancelled]:
+        assert result.returncode == 0, result.stderr
+    listed, got, updated, deleted, ticket = (json.loads(line) for line in lines(results[0]))
+    assert listed["count"] == 1
+    assert got == listed["users"][0]
+    assert updated["age"] == 37
+    assert deleted == 204
+    assert set(ticket) == {"key", "uploadUrl", "expiresIn"}
+    assert created is not None
+    assert (created["status"], created["total"]) == ("pending", 31.98)
+    assert final
+    assert final["cancelReason"] == "changed mind"
+
+
+@pytest.mark.parametrize("line", ["[api] POST /users -> 201", "[ApiFunction] START RequestId: "])
+def test_the_log_lines_the_readme_shows_are_the_ones_the_stack_prints(
+    tmp_path: Path, line: str
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    with local_stack(tmp_path) as stack:
+        requests.post(
+            f"{stack.api}/users", json={"email": "log@example.com", "name": "Log"}, timeout=30
+        )
+        printed = eventually(lambda: "[ApiFunction] REPORT RequestId: " in stack.log, 10)
+
+    assert printed, stack.log
+    assert line in readme
+    assert line in stack.log
+    report = next(entry for entry in stack.lines if "REPORT RequestId:" in entry)
+    assert re.search(
+        r"Duration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 512 MB\t"
+        r"Max Memory Used: \d+ MB\tInit Duration: [\d.]+ ms",
+        report,
+    )
