@@ -22,7 +22,7 @@ FN ?= ApiFunction
 # Empty: the function's own sample event (devtools/invoke.py).
 EVENT ?=
 
-.PHONY: help venv runtime lock env-vars dev test unit lint format build deploy validate audit invoke bench redrive clean
+.PHONY: help venv runtime lock env-vars acceptance dev test unit lint format build deploy validate audit invoke bench redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -91,6 +91,15 @@ test: $(STAMP) $(RUNTIME_STAMP)  ## lint the code and template, then run every t
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory validate
 	$(PY) -m pytest
+
+# ENV given (make acceptance ENV=staging): that deployed stack, with AWS credentials for it.
+acceptance: $(STAMP) $(RUNTIME_STAMP)  ## the end-to-end suite against make dev's stack, or ENV's
+ifneq ($(filter command line environment,$(origin ENV)),)
+	STACK_NAME="$$($(PY) -c 'from devtools.stack import stack_name; print(stack_name("$(ENV)"))')" \
+	AWS_REGION=$(REGION) AWS_DEFAULT_REGION=$(REGION) $(PY) -m pytest tests/integration/test_acceptance.py
+else
+	$(PY) -m pytest tests/integration/test_acceptance.py
+endif
 
 unit: $(STAMP)  ## run the unit tests only
 	$(PY) -m pytest tests/unit

@@ -1,17 +1,20 @@
-"""The local stack as a test starts it: `python -m devtools.local` (what `make dev` runs) on free
-loopback ports, its terminal output collected, stopped with SIGINT (Ctrl-C) at the end, which
-must leave no process behind."""
+"""The stacks the end-to-end tests use: the local stack as a test starts it (`python -m
+devtools.local`, what `make dev` runs) on free loopback ports, its terminal output collected,
+stopped with SIGINT (Ctrl-C) at the end, which must leave no process behind; and a test user in
+a deployed stack's user pool."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,3 +113,23 @@ def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 
         if result or time.monotonic() > deadline:
             return result
         time.sleep(interval)
+
+
+@contextlib.contextmanager
+def cognito_test_user(cognito: Any, pool: str, client_id: str) -> Iterator[str]:
+    """The ID token of a user made for one test run in a stack's user pool, deleted after."""
+    username = f"acceptance-{uuid.uuid4().hex[:12]}@example.com"
+    password = f"Aa1!{secrets.token_urlsafe(24)}"
+    cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+    try:
+        cognito.admin_set_user_password(
+            UserPoolId=pool, Username=username, Password=password, Permanent=True
+        )
+        signed_in = cognito.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": username, "PASSWORD": password},
+        )
+        yield signed_in["AuthenticationResult"]["IdToken"]
+    finally:
+        cognito.admin_delete_user(UserPoolId=pool, Username=username)

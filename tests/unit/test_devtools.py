@@ -288,3 +288,22 @@ def test_env_vars_of_a_stack_missing_an_output_say_which() -> None:
 
     with pytest.raises(SystemExit, match="has no output naming 'OrdersTable'"):
         deployed_env_vars(load_template(), cloudformation, "users-service-staging")
+
+
+def test_the_acceptance_suite_s_test_user_signs_in_and_is_deleted_after(aws: None) -> None:
+    import boto3
+
+    from tests.local_stack import cognito_test_user
+
+    cognito = boto3.client("cognito-idp")
+    pool = cognito.create_user_pool(PoolName="clients")["UserPool"]["Id"]
+    client = cognito.create_user_pool_client(
+        UserPoolId=pool, ClientName="api", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+
+    with cognito_test_user(cognito, pool, client) as token:
+        (user,) = cognito.list_users(UserPoolId=pool)["Users"]
+        assert token.count(".") == 2  # a JWT
+
+    assert cognito.list_users(UserPoolId=pool)["Users"] == []
+    assert user["UserStatus"] == "CONFIRMED"
