@@ -10,6 +10,8 @@ TOOLS := .venv-tools
 TOOLS_STAMP := $(TOOLS)/.installed
 RUNTIME := .venv-runtime
 RUNTIME_STAMP := $(RUNTIME)/.installed
+MINISTACK := .venv-ministack
+MINISTACK_STAMP := $(MINISTACK)/.installed
 ENV ?= development
 # The region of every AWS command here: AWS_REGION / AWS_DEFAULT_REGION when set.
 REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
@@ -76,6 +78,10 @@ $(RUNTIME_STAMP): requirements-runtime.txt requirements-snapstart.txt $(UV) scri
 		-r requirements-snapstart.txt
 	@touch $@
 
+$(MINISTACK_STAMP): requirements-ministack.txt $(UV) scripts/find-python313
+	$(call make-venv,$(MINISTACK),requirements-ministack.txt)
+	@touch $@
+
 runtime: $(RUNTIME_STAMP)  ## create .venv-runtime: the runtime requirements only, as on Lambda
 
 # UPGRADE=<package> lets that package (a transitive one too) move to its newest allowed version.
@@ -86,7 +92,7 @@ lock: $(UV)  ## re-resolve the locks (requirements*.txt) from their inputs (requ
 dev: $(STAMP) $(RUNTIME_STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
 	$(PY) -m devtools.local
 
-test: $(STAMP) $(RUNTIME_STAMP)  ## lint the code and template, then run every test
+test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP)  ## lint the code and template, then run every test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) --no-print-directory validate

@@ -39,6 +39,7 @@ LOCKS = (
     Lock("requirements-dev.in", "requirements-dev.txt", constraint="requirements-runtime.txt"),
     Lock("requirements-tools.in", "requirements-tools.txt"),
     Lock("requirements-snapstart.in", "requirements-snapstart.txt"),
+    Lock("requirements-ministack.in", "requirements-ministack.txt"),
     Lock("requirements-uv.in", "requirements-uv.txt"),
 )
 

@@ -6,6 +6,7 @@ them."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -41,14 +42,9 @@ def create_resources(
         properties = _properties(resource)
         match resource["Type"]:
             case "AWS::DynamoDB::Table":
-                name = f"{STACK}-{logical_id}"
-                clients("dynamodb").create_table(**create_table_request(properties, name))
-                if properties.get("TimeToLiveSpecification", {}).get("Enabled"):
-                    clients("dynamodb").update_time_to_live(
-                        TableName=name,
-                        TimeToLiveSpecification=properties["TimeToLiveSpecification"],
-                    )
-                physical[logical_id] = name
+                physical[logical_id] = _create_table(
+                    clients("dynamodb"), f"{STACK}-{logical_id}", properties
+                )
             case "AWS::SQS::Queue":
                 _create_queue(
                     clients("sqs"),
@@ -64,10 +60,36 @@ def create_resources(
                 ]
             case "AWS::S3::Bucket":
                 name = str(evaluator.resolve(properties.get("BucketName", f"{STACK}-{logical_id}")))
-                clients("s3").create_bucket(Bucket=name.lower())
+                s3 = clients("s3")
+                # A second start against the same emulator finds its bucket there.
+                with contextlib.suppress(
+                    s3.exceptions.BucketAlreadyOwnedByYou, s3.exceptions.BucketAlreadyExists
+                ):
+                    s3.create_bucket(Bucket=name.lower())
                 physical[logical_id] = name.lower()
                 physical[f"{logical_id}.Arn"] = f"arn:aws:s3:::{name.lower()}"
     return physical
+
+
+def _create_table(dynamodb: Any, name: str, properties: dict[str, Any]) -> str:
+    """Create table `name`, or take the one a previous start against the same emulator made,
+    provided it has the template's keys."""
+    request = create_table_request(properties, name)
+    try:
+        dynamodb.create_table(**request)
+    except dynamodb.exceptions.ResourceInUseException:
+        existing = dynamodb.describe_table(TableName=name)["Table"]["KeySchema"]
+        if existing != request["KeySchema"]:
+            raise SystemExit(
+                f"table {name} exists in the emulator with other keys than template.yaml "
+                "gives it: delete it, or start with a fresh emulator"
+            ) from None
+        return name
+    if properties.get("TimeToLiveSpecification", {}).get("Enabled"):
+        dynamodb.update_time_to_live(
+            TableName=name, TimeToLiveSpecification=properties["TimeToLiveSpecification"]
+        )
+    return name
 
 
 def _properties(resource: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +111,12 @@ def _create_queue(
         attributes["RedrivePolicy"] = json.dumps(evaluator.resolve(properties["RedrivePolicy"]))
     attributes.update({k: v for k, v in overrides.items() if k != "RedrivePolicy"})
     name = f"{STACK}-{logical_id}"
-    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    try:
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    except sqs.exceptions.QueueNameExists:
+        # Made by an earlier start against the same emulator, with other attributes.
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
     physical[logical_id] = url
     physical[f"{logical_id}.Arn"] = arn["QueueArn"]

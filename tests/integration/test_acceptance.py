@@ -39,7 +39,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
 
         yield stack_outputs(boto3.client("cloudformation"), os.environ["STACK_NAME"])
         return
-    with local_stack(tmp_path_factory.mktemp("local")) as running:
+    # ACCEPTANCE_EMULATOR_URL: another emulator (MiniStack, LocalStack) for the local stack.
+    emulator = os.environ.get("ACCEPTANCE_EMULATOR_URL")
+    extra = {"AWS_ENDPOINT_URL": emulator} if emulator else {}
+    with local_stack(tmp_path_factory.mktemp("local"), **extra) as running:
         yield running.outputs
 
 
