@@ -87,6 +87,7 @@ class LocalStack:
             debug_port=int(port) if port else None,
             debug_function=os.environ.get("LOCAL_DEBUG_FUNCTION", "ApiFunction"),
             debug_paths=debug_paths,
+            source=self.source,
         )
 
     def start(self) -> dict[str, str]:

@@ -79,6 +79,8 @@ class Version:
     # The extra sys.path entries of this mode (snapshot_restore_py, debugpy), after the code.
     extra_paths: tuple[Path, ...] = ()
     debug_port: int | None = None
+    # The directory whose src/ the copies are made from: where a debugger's breakpoints are set.
+    source: Path = ROOT
 
     def interpreter(self) -> list[str]:
         """The command that runs the bootstrap: the runtime environment's Python, without the
@@ -111,7 +113,7 @@ class Version:
             # pydevd's server-side path mapping: breakpoints set in the repository's src/
             # (the debugger's paths) bind in this version's copy of it.
             lambda_variables["PATHS_FROM_ECLIPSE_TO_PYTHON"] = json.dumps(
-                [[str(ROOT / "src"), str(self.task_root / "src")]]
+                [[str(self.source / "src"), str(self.task_root / "src")]]
             )
         return {**inherited, **self.variables, **lambda_variables}
 
@@ -125,6 +127,7 @@ class Modes:
     debug_port: int | None = None
     debug_function: str = "ApiFunction"
     debug_paths: tuple[Path, ...] = ()
+    source: Path = ROOT
 
 
 def versions_from_template(
@@ -163,6 +166,7 @@ def versions_from_template(
                 *(modes.debug_paths if debug_port is not None else ()),
             ),
             debug_port=debug_port,
+            source=modes.source,
         )
     return versions
 
