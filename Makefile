@@ -92,9 +92,10 @@ lock: $(UV)  ## re-resolve the locks (requirements*.txt) from their inputs (requ
 dev: $(STAMP) $(RUNTIME_STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
 	$(PY) -m devtools.local
 
-test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP)  ## lint the code and template, then run every test
+test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP)  ## ruff, mypy, the template checks, every test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(MAKE) --no-print-directory validate
 	$(PY) -m pytest
 
