@@ -9,6 +9,7 @@ retried event with several records does no harm.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 from typing import Any
 from urllib.parse import unquote_plus
@@ -91,10 +92,19 @@ def process_event(event: dict[str, Any], service: UploadService) -> dict[str, An
         outcome = service.apply(change)
         logger.info(
             "object change applied",
-            extra={"kind": change.kind, "objectKey": change.object_key, "outcome": outcome},
+            extra={"kind": change.kind, **_loggable(change), "outcome": outcome},
         )
         outcomes.append({"objectKey": change.object_key, "outcome": outcome.value})
     return {"processed": outcomes}
+
+
+def _loggable(change: ObjectChange) -> dict[str, str]:
+    """What a log line says of an object: its upload id (the key's folder under uploads/) and
+    a digest of its key, never the key itself, whose file name a person chose."""
+    folder, _, rest = change.key.partition("/")
+    upload_id = rest.split("/", 1)[0] if folder == "uploads" and "/" in rest else ""
+    digest = hashlib.sha256(change.object_key.encode()).hexdigest()[:16]
+    return {"uploadId": upload_id, "objectKeyDigest": digest}
 
 
 register_restore_hooks(upload_service, dynamodb_client, s3_client)

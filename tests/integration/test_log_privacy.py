@@ -110,6 +110,23 @@ def test_the_upload_processor_logs_no_file_contents(
     assert_no_personal_data(debug_logs)
 
 
+def test_the_upload_processor_logs_no_file_names(
+    metadata_table: str, uploads_bucket: str, debug_logs: JsonLogs
+) -> None:
+    from src.handlers import s3_handler
+
+    bucket = Bucket(uploads_bucket)
+    upload_id = "0f9e8d7c6b5a41f3a2b1c0d9e8f7a6b5"
+    key = f"uploads/{upload_id}/{EMAIL} {NAME}.json"
+    records = [bucket.put(key, b"[1, 2]", "application/json")]
+    s3_handler.handler({"Records": records}, LambdaContext(function_name="S3HandlerFunction"))
+
+    assert_no_personal_data(debug_logs)
+    (applied,) = [r for r in debug_logs.records() if r["message"] == "object change applied"]
+    assert applied["uploadId"] == upload_id
+    assert applied["outcome"] == "recorded"
+
+
 def test_a_response_that_breaks_its_model_is_logged_without_its_values(
     api: ApiClient, monkeypatch: pytest.MonkeyPatch, debug_logs: JsonLogs
 ) -> None:

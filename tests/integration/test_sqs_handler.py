@@ -4,7 +4,9 @@ batch failures, SNS-wrapped bodies, notifications and metrics."""
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -194,6 +196,35 @@ def test_outcomes_are_counted_as_embedded_metrics(
         "OrderEventsApplied": 9,
         "OrderEventsDuplicate": 1,
         "OrderEventsRejected": 4,
+    }
+    # What the README tells operators: the namespace, the dimensions and the metric names.
+    documented = _readme_metrics()
+    for line in lines:
+        (directive,) = line["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == documented["namespace"]
+        assert directive["Dimensions"] == [documented["dimensions"]]
+        assert {name: line[name] for name in documented["dimensions"]} == {
+            "environment": "development",
+            "service": "orders",
+        }
+    assert set(totals) <= set(documented["metrics"])
+
+
+def _readme_metrics() -> dict[str, Any]:
+    """The README's sentence on metrics: "Metrics (... namespace `N`, dimensions `a` and `b`):
+    `M1`, `M2`, ..."."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("Metrics (CloudWatch embedded metric format")
+    sentence = " ".join(readme[start : readme.index(".", readme.index("):", start))].split())
+    head, _, names = sentence.partition("):")
+    namespace = re.search(r"namespace `(\w+)`", head)
+    dimensions = re.search(r"dimensions `(\w+)` and `(\w+)`", head)
+    assert namespace is not None
+    assert dimensions is not None
+    return {
+        "namespace": namespace[1],
+        "dimensions": sorted(dimensions.groups()),
+        "metrics": re.findall(r"`(\w+)`", names),
     }
 
 
