@@ -4,6 +4,7 @@ handler (moto in-process)."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -45,10 +46,24 @@ HOSTILE = settings(
 )
 
 
+# Every client error these requests can meet, as its status and the message a client reads.
+CLIENT_ERRORS = {
+    400: r"request validation failed|body is not valid UTF-8 text|unknown query parameter: .+",
+    404: r"(user|order) .+ not found|not found",
+    405: r"method \S+ not allowed",
+    409: r"email already used by another user",
+    413: r"body over 10240 bytes",
+    415: r"send the body as application/json",
+}
+
+
 def assert_client_error_or_success(response: Any) -> None:
     assert response.status < 500, (response.status, response.raw_body)
     if response.status >= 400:
-        assert isinstance(response.body["error"], str)
+        assert re.fullmatch(CLIENT_ERRORS[response.status], response.body["error"], re.S), (
+            response.status,
+            response.body,
+        )
 
 
 @HOSTILE

@@ -56,7 +56,7 @@ class TestSampleEvents:
             api_handler.handler(load_event("api_preflight_users.json"), LambdaContext())
         )
 
-        assert response.status in (200, 204)
+        assert response.status == 204
         assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
         assert "POST" in response.headers["Access-Control-Allow-Methods"]
 
@@ -117,7 +117,7 @@ class TestCreate:
         response = api.request("POST", "/users", raw_body=None if body is None else _json(body))
 
         assert response.status == 400
-        assert isinstance(response.body["error"], str)
+        assert response.body["error"] == "request validation failed"
         assert api.request("GET", "/users").body["count"] == 0
 
     @pytest.mark.parametrize("raw", ["{", "{'email': 1}", "", "null", "\ud800"])
@@ -399,7 +399,7 @@ class TestRouting:
             headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "PUT"},
         )
 
-        assert response.status in (200, 204)
+        assert response.status == 204
         assert "PUT" in response.headers["Access-Control-Allow-Methods"]
 
     @pytest.mark.parametrize(
