@@ -100,7 +100,7 @@ test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP)  ## ruff, mypy, the template 
 	$(PY) -m pytest
 
 # ENV given (make acceptance ENV=staging): that deployed stack, with AWS credentials for it.
-acceptance: $(STAMP) $(RUNTIME_STAMP)  ## the end-to-end suite against make dev's stack, or ENV's
+acceptance: $(STAMP) $(RUNTIME_STAMP)  ## the end-to-end suite on a local stack it starts, or on ENV's stack
 ifneq ($(filter command line environment,$(origin ENV)),)
 	STACK_NAME="$$($(PY) -c 'from devtools.stack import stack_name; print(stack_name("$(ENV)"))')" \
 	AWS_REGION=$(REGION) AWS_DEFAULT_REGION=$(REGION) $(PY) -m pytest tests/integration/test_acceptance.py
