@@ -47,6 +47,7 @@ class OrderItem(BaseModel):
 
 
 Items = Annotated[list[OrderItem], Field(min_length=1, max_length=100)]
+CreatedItems = Annotated[list[OrderItem], Field(max_length=100)]
 
 
 class OrderCreated(BaseModel):
@@ -55,8 +56,8 @@ class OrderCreated(BaseModel):
     type: Literal["order_created"]
     orderId: Identifier
     customerId: Identifier
-    items: Items
-    total: Money
+    items: CreatedItems = []
+    total: Money = Decimal(0)
 
 
 class OrderChanges(BaseModel):

@@ -77,10 +77,13 @@ class OrderItem:
 
 @dataclass(frozen=True, slots=True)
 class OrderCreated:
+    """A new order. Producers written for the original service send neither items nor total:
+    an order without them has no items and a total of 0."""
+
     orderId: str
     customerId: str
-    items: tuple[OrderItem, ...]
-    total: Decimal
+    items: tuple[OrderItem, ...] = ()
+    total: Decimal = Decimal(0)
     type: Literal["order_created"] = "order_created"
 
     def to_record(self) -> dict[str, Any]:
@@ -413,12 +416,18 @@ def _quantity(value: Any, where: str) -> int:
     return int(value)
 
 
-def _items(value: Any, where: str) -> tuple[OrderItem, ...]:
+def _items(value: Any, where: str, fewest: int = 1) -> tuple[OrderItem, ...]:
     if not isinstance(value, list):
         raise _refused(where, "should be a list")
-    if not 1 <= len(value) <= MAX_ITEMS:
-        raise _refused(where, f"should have 1 to {MAX_ITEMS} items")
+    if not fewest <= len(value) <= MAX_ITEMS:
+        raise _refused(where, f"should have {fewest} to {MAX_ITEMS} items")
     return tuple(_each(value, where, lambda item, at: OrderItem(**_fields(item, at, ITEM_FIELDS))))
+
+
+def _created_items(value: Any, where: str) -> tuple[OrderItem, ...]:
+    # A creation may list no items (as leaving them out does); an update's items replace the
+    # order's and list at least one.
+    return _items(value, where, fewest=0)
 
 
 def _address(value: Any, where: str) -> Address:
@@ -490,8 +499,8 @@ CREATED_FIELDS: dict[str, tuple[Check[Any], bool]] = {
     "type": (_accept, True),
     "orderId": (_identifier, True),
     "customerId": (_identifier, True),
-    "items": (_items, True),
-    "total": (_money, True),
+    "items": (_created_items, False),
+    "total": (_money, False),
 }
 CHANGE_FIELDS: dict[str, tuple[Check[Any], bool]] = {
     "status": (_or_null(_status), False),

@@ -53,6 +53,26 @@ def test_one_order_event_creates_the_order_and_notifies(
     assert notification["total"] == 31.98
 
 
+def test_a_creation_as_the_original_service_s_producers_send_it_is_applied(
+    notifications: NotificationInbox, dynamodb: Any, orders_table: str
+) -> None:
+    # Neither items nor total: the original service took them as [] and 0.
+    bare = {"type": "order_created", "orderId": "ord-legacy-1", "customerId": "cus-7"}
+
+    response = invoke(sqs_event(bare))
+
+    assert response == {"batchItemFailures": []}
+    item = order(dynamodb, orders_table, "ord-legacy-1")
+    assert item is not None
+    assert (item["items"], item["total"], item["status"]) == (
+        {"L": []},
+        {"N": "0"},
+        {"S": "pending"},
+    )
+    (notification,) = notifications.drain()
+    assert (notification["type"], notification["orderId"]) == ("order_created", "ord-legacy-1")
+
+
 def test_a_full_batch_applies_every_record(
     notifications: NotificationInbox, dynamodb: Any, orders_table: str
 ) -> None:
