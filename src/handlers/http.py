@@ -6,10 +6,8 @@ mapping, 503s with Retry-After when AWS is throttling or failing, 500s that reve
 request id, CORS headers on every response and preflights, and the OpenAPI document, generated
 from the routes and their models.
 
-Powertools' APIGatewayRestResolver did this job until `make bench` measured what it costs a cold
-start: about 45 ms of import and first-request work, 0.2x the floor, when the budget for the
-whole API is 0.5x (issue 7). It also needed three of its private attributes to give this
-contract's 405, 415 and unknown-parameter answers. What is left is what this API uses.
+It is the API's own rather than Powertools' REST resolver (docs/decisions.md, "The API's own
+router"): it holds what this API uses and nothing else.
 """
 
 from __future__ import annotations

@@ -7,10 +7,9 @@ moves it to the DLQ after maxReceiveCount receives), or meets an AWS fault. Noti
 the batch go out together at the end; a record whose notification was not published is reported
 failed too, so its redelivery publishes it again.
 
-The loop is written here rather than with Powertools' BatchProcessor: importing
-`aws_lambda_powertools.utilities.batch` costs 70 ms of cold start (asyncio and every event data
-class, measured with `-X importtime`) for a loop of a few lines, and the partial batch response
-is built here anyway, to add the records whose notification was lost.
+The loop is written here rather than with Powertools' BatchProcessor (docs/decisions.md, "Cold
+starts: what each function imports"); the partial batch response is built here anyway, to add
+the records whose notification was lost.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
 """Objects in the uploads bucket: the change events the bucket sends, and the metadata item kept
 per object. Used by the bucket processor, whose path needs nothing else from the models.
 
-Plain dataclasses rather than pydantic models, unlike the rest of src/models: importing pydantic
-costs 65-105 ms of a cold start here (measured in the runtime-only site: `import pydantic` and one
-model, after boto3), a third of what the bucket processor's whole cold start spends beyond the
-floor (`make bench`), for two records whose fields the code fills itself from S3's own events.
+Plain dataclasses rather than pydantic models, unlike the rest of src/models: the code fills
+these two records itself from S3's own events, and the bucket processor's path imports no
+pydantic (docs/decisions.md, "Cold starts: what each function imports").
 """
 
 from __future__ import annotations

@@ -1,14 +1,10 @@
 """Orders on the queue consumer's path: the events producers send, the order as stored, and the
 notifications about it. The API's view of an order is in src.models.orders.
 
-Plain classes validated here, not pydantic models, unlike the rest of src/models. Importing
-pydantic and building the event models cost the consumer about 70 ms of every cold start
-(pydantic 59 ms, the models 7 ms, their validators 7 ms, with `-X importtime` and the bench's
-segments; the floor is about 210 ms). That was over half of what the consumer spent beyond the
-floor, and it kept the consumer over its cold-start budget (`make bench`). The rules are the ones
-the pydantic models had, one exception aside (a quantity must be a number, not "2" or true): the
-models are kept in tests/order_reference.py, and tests/unit/test_order_messages.py holds the two
-to the same answers.
+Plain classes validated here, not pydantic models, unlike the rest of src/models
+(docs/decisions.md, "Cold starts: what each function imports"). The rules are those of the
+pydantic models in tests/order_reference.py, one exception aside (a quantity must be a number,
+not "2" or true), and tests/unit/test_order_messages.py holds the two to the same answers.
 
 Messages come from producers we do not control, so every object refuses unknown fields and bounds
 its sizes, and a refusal names where the problem is but never echoes a value. Money and

@@ -29,7 +29,7 @@ def normalise_email(value: str) -> str:
     """Validate the address's syntax (no DNS lookups) and return it in lower case.
 
     email-validator is imported here, not at module import: only requests that carry an email
-    pay for it (about 30 ms of import on a cold start).
+    pay for its import.
     """
     from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
 

@@ -1,9 +1,8 @@
 """DynamoDB helpers shared by the repositories.
 
 Attribute values are converted here, as boto3's TypeSerializer/TypeDeserializer would: the same
-types, the same number rules. Those two classes live in the boto3 package, whose import (with
-s3transfer) costs about 20 ms of every cold start; the handlers use botocore clients and never
-need the rest of it (see src.core.aws).
+types, the same number rules. Those two classes live in the boto3 package, which the handlers
+do not import (src.core.aws; docs/decisions.md, "Cold starts: what each function imports").
 """
 
 from __future__ import annotations
