@@ -14,7 +14,7 @@ from src.core.aws import dynamodb_client, s3_client
 from src.core.config import ApiSettings
 from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
-from src.core.snapstart import register_restore_hooks
+from src.core.snapstart import prepare_snapshot
 from src.handlers import docs
 from src.handlers.http import Api, Response
 from src.models.orders import Order, OrderPath
@@ -173,7 +173,15 @@ def docs_asset(path: docs.AssetPath) -> Response:
     return found
 
 
-register_restore_hooks(user_service, order_service, upload_service, dynamodb_client, s3_client)
+def prime() -> None:
+    """SnapStart's init: every service and client built, every route ready to validate."""
+    user_service()
+    order_service()
+    upload_service()
+    app.prime()
+
+
+prepare_snapshot(prime)
 
 
 @lambda_entry

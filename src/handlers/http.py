@@ -244,6 +244,17 @@ class Api:
         }
 
     # --- OpenAPI ---------------------------------------------------------------------------
+    def prime(self) -> None:
+        """Build now what the first request would: every route's validators (the models build
+        them on first use), the OpenAPI document, and one response (a preflight). Nothing
+        reaches AWS or data."""
+        for route in self.routes:
+            for model in (route.path_params, route.query, route.body, route.response):
+                if model is not None:
+                    model.model_rebuild(force=True)
+        self.openapi()
+        self.handle({"httpMethod": "OPTIONS", "path": "/", "headers": {}})
+
     def openapi(self) -> dict[str, Any]:
         """The OpenAPI 3.1 document of the documented routes (built once, on first use)."""
         if self._document is None:

@@ -17,9 +17,10 @@ from urllib.parse import unquote_plus
 from src.core.aws import dynamodb_client, s3_client
 from src.core.config import UploadProcessorSettings
 from src.core.logging import configure_logging, lambda_entry
-from src.core.snapstart import register_restore_hooks
+from src.core.snapstart import prepare_snapshot
 from src.models.objects import ChangeKind, ObjectChange
 from src.repositories.uploads import MetadataRepository, ObjectStore
+from src.services import content
 from src.services.uploads import UploadService
 
 settings = UploadProcessorSettings.from_env()
@@ -106,7 +107,13 @@ def _loggable(change: ObjectChange) -> dict[str, str]:
     return {"uploadId": upload_id, "objectKeyDigest": digest}
 
 
-register_restore_hooks(upload_service, dynamodb_client, s3_client)
+def prime() -> None:
+    """SnapStart's init: the service and its clients built, both decoders run once."""
+    upload_service()
+    content.prime()
+
+
+prepare_snapshot(prime)
 
 
 @lambda_entry

@@ -67,6 +67,9 @@ _RESTORED = {}
 @_register_after_restore
 def _note_restore() -> None:
     _RESTORED["X-Restored"] = _uuid.uuid4().hex
+    # Registered after the service's own hook: what the restore kept of the init's work.
+    kept = user_service.cache_info().currsize + dynamodb_client.cache_info().currsize
+    _RESTORED["X-Kept"] = str(kept)
 
 
 _served = handler
@@ -228,6 +231,8 @@ def test_snapstart_inits_once_and_restores_a_copy_per_concurrent_environment(
     # reseeds random (without it, every copy would draw the snapshot's next number).
     assert len({restored for restored, _ in copies.values()}) == len(copies)
     assert len({draw for _, draw in copies.values()}) == len(copies)
+    # The init built the users service and its DynamoDB client, and every copy kept them.
+    assert {h["X-Kept"] for h in headers} == {"2"}
 
 
 def test_a_breakpoint_in_a_handler_stops_there(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""SnapStart: per environment in the template, and restore hooks that stop restored execution
-environments from sharing connections, random state or the cold-start flag."""
+"""SnapStart: per environment in the template; init primes every path, and a restore renews
+only what must be unique (the random seed, the cold-start mark), keeping clients and services."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from devtools.template import Evaluator, load_template
 from src.core import logging as service_logging
 from src.core.aws import dynamodb_client
-from src.core.snapstart import register_restore_hooks
+from src.core.snapstart import prepare_snapshot
 
 
 @pytest.mark.parametrize(
@@ -44,11 +44,14 @@ def test_functions_publish_versions_behind_an_alias() -> None:
     }
 
 
-def test_after_a_restore_clients_are_new_random_is_reseeded_and_the_start_is_cold() -> None:
+def test_snapstart_init_primes_and_a_restore_renews_only_unique_state() -> None:
     hooks: list[Callable[[], Any]] = []
+    primed: list[int] = []
     before = dynamodb_client()
 
-    assert register_restore_hooks(dynamodb_client, register=hooks.append)
+    assert prepare_snapshot(
+        lambda: primed.append(1), initialization_type="snap-start", register=hooks.append
+    )
     random.seed(42)
     snapshot_draw = random.random()
     random.seed(42)
@@ -56,10 +59,90 @@ def test_after_a_restore_clients_are_new_random_is_reseeded_and_the_start_is_col
     (hook,) = hooks
     hook()
 
-    assert dynamodb_client() is not before
+    assert primed == [1]
+    # The client built before the snapshot is the one the restored copy uses.
+    assert dynamodb_client() is before
     assert random.random() != snapshot_draw
     assert service_logging._cold_start is True
 
 
-def test_outside_snapstart_nothing_is_registered() -> None:
-    assert register_restore_hooks(dynamodb_client) is False
+@pytest.mark.parametrize("initialization_type", ["on-demand", "provisioned-concurrency", None])
+def test_outside_snapstart_nothing_is_primed_or_registered(
+    initialization_type: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AWS_LAMBDA_INITIALIZATION_TYPE", raising=False)
+    primed: list[int] = []
+    hooks: list[Callable[[], Any]] = []
+
+    assert (
+        prepare_snapshot(
+            lambda: primed.append(1),
+            initialization_type=initialization_type,
+            register=hooks.append,
+        )
+        is False
+    )
+    assert (primed, hooks) == ([], [])
+
+
+PRIME_IN_A_SNAPSHOT_INIT = """
+import importlib, json, sys
+import src.core.aws as aws
+from src.core.snapstart import SNAP_START
+
+def refuse(request, **_):
+    raise RuntimeError(f"AWS call while priming: {request.url}")
+
+aws._session().register("before-send", refuse)
+module = importlib.import_module(sys.argv[1])  # its init primes it
+print(json.dumps({
+    "services": {
+        name: getattr(module, name).cache_info().currsize
+        for name in ("user_service", "order_service", "upload_service")
+        if hasattr(module, name)
+    },
+    "clients": [c.__name__ for c in (aws.dynamodb_client, aws.s3_client, aws.sns_client)
+                if c.cache_info().currsize],
+}))
+"""
+
+
+@pytest.mark.parametrize(
+    ("handler", "services", "clients"),
+    [
+        (
+            "src.handlers.api_handler",
+            {"user_service": 1, "order_service": 1, "upload_service": 1},
+            ["dynamodb_client", "s3_client"],
+        ),
+        ("src.handlers.sqs_handler", {"order_service": 1}, ["dynamodb_client", "sns_client"]),
+        ("src.handlers.s3_handler", {"upload_service": 1}, ["dynamodb_client", "s3_client"]),
+    ],
+)
+def test_a_snapstart_init_builds_every_service_and_client_without_calling_aws(
+    handler: str, services: dict[str, int], clients: list[str]
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from devtools.runtime import ROOT, SNAPSTART_HOOKS
+
+    result = subprocess.run(
+        [sys.executable, "-c", PRIME_IN_A_SNAPSHOT_INIT, handler],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
+            # snapshot_restore_py, as the runtime provides it in SnapStart's init
+            "PYTHONPATH": f"{ROOT}{os.pathsep}{SNAPSTART_HOOKS}",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    built = json.loads(result.stdout.splitlines()[-1])
+    assert built == {"services": services, "clients": clients}
