@@ -94,20 +94,30 @@ def requirements(text: str) -> list[str]:
     )
 
 
+def resolved(root: Path, lock: Lock, scratch: Path, *, upgrade: Sequence[str] = ()) -> Path:
+    """`lock` resolved again into `scratch`, starting from the versions its current file pins.
+    Without upgrades, uv's cache is tried first (it usually holds what is needed: a second);
+    the index answers the rest."""
+    current, fresh = root / lock.output, scratch / lock.output
+    if current.exists():
+        shutil.copyfile(current, fresh)
+    if not upgrade:
+        try:
+            compile_lock(root, lock, fresh, offline=True)
+        except subprocess.CalledProcessError:
+            pass
+        else:
+            return fresh
+    compile_lock(root, lock, fresh, upgrade=upgrade)
+    return fresh
+
+
 def stale(root: Path) -> list[str]:
     """The locks under `root` that their inputs no longer match."""
     found = []
     with tempfile.TemporaryDirectory() as scratch:
         for lock in LOCKS:
-            current = root / lock.output
-            fresh = Path(scratch) / lock.output
-            if current.exists():
-                shutil.copyfile(current, fresh)
-            # The cache usually holds what a check needs (a second); the index answers the rest.
-            try:
-                compile_lock(root, lock, fresh, offline=True)
-            except subprocess.CalledProcessError:
-                compile_lock(root, lock, fresh)
+            current, fresh = root / lock.output, resolved(root, lock, Path(scratch))
             if not current.exists() or requirements(current.read_text()) != requirements(
                 fresh.read_text()
             ):
@@ -133,10 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if outdated else 0
     with tempfile.TemporaryDirectory() as scratch:
         for lock in LOCKS:
-            current, fresh = ROOT / lock.output, Path(scratch) / lock.output
-            if current.exists():
-                shutil.copyfile(current, fresh)
-            compile_lock(ROOT, lock, fresh, upgrade=args.upgrade_package)
+            current = ROOT / lock.output
+            fresh = resolved(ROOT, lock, Path(scratch), upgrade=args.upgrade_package)
             # Rewritten only when changed: make rebuilds the environments of a newer lock.
             if current.exists() and current.read_text() == fresh.read_text():
                 print(f"{lock.output}: unchanged")

@@ -12,7 +12,12 @@ import os
 import socket
 from typing import Any
 
-from devtools.template import Evaluator, create_table_request, resources_of_type
+from devtools.template import (
+    Evaluator,
+    create_table_request,
+    declared_variables,
+    resources_of_type,
+)
 
 # The development stack's name (samconfig.toml), so that names computed from it, like the
 # uploads bucket's, match the sample events in events/.
@@ -123,16 +128,28 @@ def _create_queue(
     physical[f"{logical_id}.QueueName"] = name
 
 
-def use_emulator_credentials(region: str = "us-east-1") -> None:
-    """Credentials and region for an emulator, unless some are set: `test`, the key moto,
-    MiniStack and LocalStack all accept (the last two check presigned URLs' keys)."""
+# The key moto, MiniStack and LocalStack all accept (the last two check presigned URLs' keys);
+# an emulator's well-known key, not a secret.
+EMULATOR_KEY = "test"
+
+
+def use_emulator_credentials(region: str = "us-east-1", *, replace: bool = False) -> None:
+    """Credentials and region for an emulator, unless some are set. With `replace`, whatever
+    the shell holds gives way (a session token and a profile too), so that no real account's
+    key reaches an emulator and the region is the one the caller's records name."""
+    if replace:
+        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            os.environ.pop(name, None)
     for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_ACCESS_KEY_ID": EMULATOR_KEY,
+        "AWS_SECRET_ACCESS_KEY": EMULATOR_KEY,
         "AWS_DEFAULT_REGION": region,
         "AWS_REGION": region,
     }.items():
-        os.environ.setdefault(name, value)
+        if replace:
+            os.environ[name] = value
+        else:
+            os.environ.setdefault(name, value)
 
 
 def free_port() -> int:
@@ -174,18 +191,13 @@ def function_environments(
         region=region,
         account=account,
     )
-    defaults = template.get("Globals", {}).get("Function", {}).get("Environment", {})
     environments = {}
     for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
-        own = resource["Properties"].get("Environment", {})
         variables = {
             variable: str(evaluator.resolve(value))
-            for variable, value in {
-                **defaults.get("Variables", {}),
-                **own.get("Variables", {}),
-            }.items()
+            for variable, value in declared_variables(template, name).items()
         }
         variables.pop("AWS_ENDPOINT_URL", None)
         if endpoint is not None:

@@ -75,8 +75,12 @@ def create_table_request(properties: dict[str, Any], table_name: str) -> dict[st
 
 
 def function_environment(logical_id: str, path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """The environment variables a function gets: Globals first, then its own."""
-    template = load_template(path)
+    """The environment variables a function of the template file gets, unresolved."""
+    return declared_variables(load_template(path), logical_id)
+
+
+def declared_variables(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    """The environment variables `template` gives a function: Globals first, then its own."""
     global_vars = (
         template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
     )

@@ -12,8 +12,7 @@ import os
 import socket
 from typing import Any
 
-# The emulators' well-known key (moto takes any), not a secret.
-EMULATOR_KEY = "test"
+from devtools.resources import use_emulator_credentials
 
 
 def port_free(port: int) -> bool:
@@ -45,13 +44,9 @@ def start_moto_server(port: int) -> Any:
 def start_emulator(port: int, region: str) -> tuple[str, Any]:
     """The emulator's endpoint, and the server started for it (None for one already running).
     This process and the functions' environments then talk to it (AWS_ENDPOINT_URL)."""
-    # The emulator's credentials, whatever the shell holds: `test` is the key MiniStack and
-    # LocalStack accept (they check presigned URLs), and no real account's key reaches them.
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        os.environ.pop(name, None)
-    os.environ["AWS_ACCESS_KEY_ID"] = os.environ["AWS_SECRET_ACCESS_KEY"] = EMULATOR_KEY
-    # The event records the event sources build name this region: the emulator must use it.
-    os.environ["AWS_DEFAULT_REGION"] = os.environ["AWS_REGION"] = region
+    # The emulator's credentials whatever the shell holds; the region the event sources'
+    # records name.
+    use_emulator_credentials(region, replace=True)
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint:
         return endpoint, None

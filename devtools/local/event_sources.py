@@ -146,10 +146,7 @@ def s3_notifications(
     """Deliver S3 events (from the emulator's notification queue) as asynchronous invocations."""
 
     def step() -> None:
-        messages = sqs.receive_message(
-            QueueUrl=events_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=WAIT_SECONDS
-        ).get("Messages", [])
-        for message in messages:
+        for message in _receive(sqs, events_queue_url):
             event = json.loads(message["Body"])
             if "Records" in event:
                 for record in event["Records"]:
@@ -158,6 +155,14 @@ def s3_notifications(
             sqs.delete_message(QueueUrl=events_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     return step
+
+
+def _receive(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
+    """Up to ten messages of an internal queue, long-polled."""
+    messages: list[dict[str, Any]] = sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=WAIT_SECONDS
+    ).get("Messages", [])
+    return messages
 
 
 def _sender(sqs: Any, url: str | None) -> Callable[[dict[str, Any]], None]:
@@ -215,10 +220,7 @@ def invoke_async(
 
 def notification_tail(sqs: Any, queue_url: str) -> Callable[[], None]:
     def step() -> None:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=WAIT_SECONDS
-        ).get("Messages", [])
-        for message in messages:
+        for message in _receive(sqs, queue_url):
             envelope = json.loads(message["Body"])
             print(f"[notification] {envelope.get('Message', message['Body'])}", flush=True)
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

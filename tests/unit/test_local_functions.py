@@ -5,6 +5,7 @@ reload and which need a restart."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def test_an_environment_imports_the_code_and_the_runtime_set_only() -> None:
 
 def test_a_settings_change_is_a_new_version_and_no_change_is_none() -> None:
     current = versions()["ApiFunction"]
-    wanted = Version(**{**current.__dict__, "timeout": 29.0, "task_root": Path("/elsewhere")})
+    wanted = dataclasses.replace(current, timeout=29.0, task_root=Path("/elsewhere"))
 
     changed = new_version(current, wanted)
 
