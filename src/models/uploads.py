@@ -25,11 +25,12 @@ UPLOAD_CONTENT_TYPES = Literal[
 # A file name, not a path: no separators, no control characters, no leading dot.
 Filename = Annotated[
     str,
+    # Checked as sent, so that the OpenAPI document's pattern is the rule: no leading dot,
+    # no path separator or control character, no surrounding whitespace.
     StringConstraints(
-        strip_whitespace=True,
         min_length=1,
         max_length=200,
-        pattern=r"^[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]*$",
+        pattern=r"^[^./\\\x00-\x1f\x7f\s](?:[^/\\\x00-\x1f\x7f]*[^/\\\x00-\x1f\x7f\s])?$",
     ),
     Field(examples=["holiday.png"]),
 ]

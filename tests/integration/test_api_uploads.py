@@ -102,6 +102,10 @@ def test_a_presigned_upload_round_trip_reaches_the_processor(
         {"filename": "a/b.png", "contentType": "image/png"},
         {"filename": ".hidden", "contentType": "text/plain"},
         {"filename": "", "contentType": "text/plain"},
+        # The document's pattern refuses surrounding whitespace, so the server does too.
+        {"filename": " ", "contentType": "text/plain"},
+        {"filename": " cat.png", "contentType": "image/png"},
+        {"filename": "cat.png\t", "contentType": "image/png"},
         {"filename": "x" * 201, "contentType": "text/plain"},
         {"filename": "evil\n.png", "contentType": "image/png"},
         {"filename": "a.exe", "contentType": "application/x-msdownload"},

@@ -152,6 +152,16 @@ class TestCreate:
 
         assert api_handler.handler(event, LambdaContext())["statusCode"] == 400
 
+    @pytest.mark.parametrize("email", ["ada@lab.test", "Ops@Build.Local", "x@9.invalid"])
+    def test_an_address_at_a_special_use_domain_is_an_address(
+        self, api: ApiClient, email: str
+    ) -> None:
+        # `format: email` allows them; the service sends no mail, so it checks syntax alone.
+        response = api.request("POST", "/users", {"email": email, "name": "Ada"})
+
+        assert response.status == 201
+        assert response.body["email"] == email.lower()
+
     def test_a_used_email_is_409_whatever_its_case(self, api: ApiClient) -> None:
         create(api, "ada@example.com")
 
