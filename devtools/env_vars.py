@@ -62,6 +62,7 @@ def deployed_env_vars(
 
 def main(argv: list[str] | None = None) -> int:
     import boto3  # noqa: PLC0415
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", required=True, help="environment in samconfig.toml")
@@ -70,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     name = stack_name(args.env)
     cloudformation = boto3.client("cloudformation", region_name=args.region)
     target = ROOT / ".aws-sam" / f"env-{args.env}.json"
-    write(target, deployed_env_vars(load_template(), cloudformation, name))
+    try:
+        environments = deployed_env_vars(load_template(), cloudformation, name)
+    except (BotoCoreError, ClientError) as exc:
+        raise SystemExit(f"cannot read stack {name}: {exc}") from exc
+    write(target, environments)
     print(f"{target.relative_to(ROOT)}: the variables of stack {name}'s functions")
     return 0
 

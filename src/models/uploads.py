@@ -25,12 +25,13 @@ UPLOAD_CONTENT_TYPES = Literal[
 # A file name, not a path: no separators, no control characters, no leading dot.
 Filename = Annotated[
     str,
-    # Checked as sent, so that the OpenAPI document's pattern is the rule: no leading dot,
-    # no path separator or control character, no surrounding whitespace.
+    # Checked as sent, so that the OpenAPI document's pattern is the rule: no leading dot, no
+    # path separator or control character (C0 or C1), no space at either end. Spelled as code
+    # points, not \s, which Python and JSON Schema's regular expressions read differently.
     StringConstraints(
         min_length=1,
         max_length=200,
-        pattern=r"^[^./\\\x00-\x1f\x7f\s](?:[^/\\\x00-\x1f\x7f]*[^/\\\x00-\x1f\x7f\s])?$",
+        pattern=r"^[^./\\\x00-\x20\x7f-\x9f](?:[^/\\\x00-\x1f\x7f-\x9f]*[^/\\\x00-\x20\x7f-\x9f])?$",
     ),
     Field(examples=["holiday.png"]),
 ]

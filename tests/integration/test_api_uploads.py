@@ -106,6 +106,7 @@ def test_a_presigned_upload_round_trip_reaches_the_processor(
         {"filename": " ", "contentType": "text/plain"},
         {"filename": " cat.png", "contentType": "image/png"},
         {"filename": "cat.png\t", "contentType": "image/png"},
+        {"filename": "cat.png\u0085", "contentType": "image/png"},  # a C1 control character
         {"filename": "x" * 201, "contentType": "text/plain"},
         {"filename": "evil\n.png", "contentType": "image/png"},
         {"filename": "a.exe", "contentType": "application/x-msdownload"},
