@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from src.handlers.sqs_handler import process_batch
-from src.services.orders import OrderService
+from src.services.orders import OrderEventService
 
 QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:order-queue"
 
@@ -60,7 +60,7 @@ class _Message:
 
 @dataclass
 class OrderQueue:
-    service: OrderService
+    service: OrderEventService
     rng: random.Random
     max_receives: int = 5
     batch_size: int = 10

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """A request that the domain refuses; its message is safe to show to the client."""
+    """The root of every refusal: a request or event the service refuses. Its message (and its
+    details, where it has them) is safe to show to the client."""
+
+    details: object = None
 
 
 class NotFound(DomainError):
@@ -17,7 +20,23 @@ class Conflict(DomainError):
 
 
 class InvalidRequest(DomainError):
-    """The request is malformed in a way the models could not catch (a bad cursor, say)."""
+    """The request is malformed: its input does not validate, or it is a bad cursor."""
+
+
+class RequestValidationFailed(InvalidRequest):
+    def __init__(self, problems: list[dict[str, object]]) -> None:
+        super().__init__("request validation failed")
+        self.details = problems
+
+
+class BodyTooLarge(InvalidRequest):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
+
+
+class UnsupportedMediaType(InvalidRequest):
+    def __init__(self, expected: str) -> None:
+        super().__init__(f"send the body as {expected}")
 
 
 class UserNotFound(NotFound):

@@ -31,8 +31,8 @@ from src.repositories.users import UserRepository
 from src.services.users import UserService
 
 if TYPE_CHECKING:
-    from src.services.orders import OrderService
-    from src.services.uploads import UploadService
+    from src.services.orders import OrderReadService
+    from src.services.tickets import UploadTickets
 
 settings = ApiSettings.from_env()
 configure_logging(settings.log_level)
@@ -52,29 +52,27 @@ def user_service() -> UserService:
 
 
 @functools.cache
-def order_service() -> OrderService:
+def order_service() -> OrderReadService:
     """Orders, read-only here: the queue consumer writes them. Imported on first use, so a
-    cold start serving /users does not load them (nor the uploads service below)."""
+    cold start serving /users does not load them (nor the tickets service below)."""
     from src.repositories.orders import OrderRepository  # noqa: PLC0415
-    from src.services.orders import OrderService  # noqa: PLC0415
+    from src.services.orders import OrderReadService  # noqa: PLC0415
 
-    return OrderService(OrderRepository(dynamodb_client(), settings.orders_table), publisher=None)
+    return OrderReadService(OrderRepository(dynamodb_client(), settings.orders_table))
 
 
 @functools.cache
-def upload_service() -> UploadService:
-    """Upload tickets only: the bucket's own function processes the uploads."""
+def upload_tickets() -> UploadTickets:
+    """Upload tickets: the bucket's own function processes the uploads."""
     from src.repositories.uploads import ObjectStore  # noqa: PLC0415
-    from src.services.uploads import UploadService  # noqa: PLC0415
+    from src.services.tickets import UploadTickets  # noqa: PLC0415
 
-    return UploadService(ObjectStore(s3_client(), settings.uploads_bucket), metadata=None)
+    return UploadTickets(ObjectStore(s3_client(), settings.uploads_bucket))
 
 
 @app.post(
     "/users",
     status=HTTPStatus.CREATED,
-    body=CreateUserRequest,
-    response=User,
     errors=(HTTPStatus.CONFLICT,),
     summary="Create a user",
     tags=("users",),
@@ -85,8 +83,6 @@ def create_user(body: CreateUserRequest) -> User:
 
 @app.get(
     "/users",
-    query=ListUsersQuery,
-    response=UserPage,
     summary="List users, a page at a time",
     tags=("users",),
 )
@@ -96,8 +92,6 @@ def list_users(query: ListUsersQuery) -> UserPage:
 
 @app.get(
     "/users/{userId}",
-    path_params=UserPath,
-    response=User,
     errors=(HTTPStatus.NOT_FOUND,),
     summary="Get a user",
     tags=("users",),
@@ -108,9 +102,6 @@ def get_user(path: UserPath) -> User:
 
 @app.put(
     "/users/{userId}",
-    path_params=UserPath,
-    body=UpdateUserRequest,
-    response=User,
     errors=(HTTPStatus.NOT_FOUND,),
     summary="Change a user's name or age",
     tags=("users",),
@@ -122,7 +113,6 @@ def update_user(path: UserPath, body: UpdateUserRequest) -> User:
 @app.delete(
     "/users/{userId}",
     status=HTTPStatus.NO_CONTENT,
-    path_params=UserPath,
     errors=(HTTPStatus.NOT_FOUND,),
     summary="Delete a user",
     tags=("users",),
@@ -133,26 +123,22 @@ def delete_user(path: UserPath) -> None:
 
 @app.get(
     "/orders/{orderId}",
-    path_params=OrderPath,
-    response=Order,
     errors=(HTTPStatus.NOT_FOUND,),
     summary="Get an order",
     tags=("orders",),
 )
 def get_order(path: OrderPath) -> Order:
-    return Order.from_stored(order_service().get_order(path.orderId))
+    return order_service().get_order(path.orderId)
 
 
 @app.post(
     "/uploads",
     status=HTTPStatus.CREATED,
-    body=UploadRequest,
-    response=UploadTicket,
     summary="Get a presigned URL to upload a file",
     tags=("uploads",),
 )
 def create_upload(body: UploadRequest) -> UploadTicket:
-    return upload_service().issue_ticket(body)
+    return upload_tickets().issue(body)
 
 
 @app.get("/openapi.json", documented=False)
@@ -165,7 +151,7 @@ def docs_page() -> Response:
     return docs.page(app.title)
 
 
-@app.get("/docs/{asset}", path_params=docs.AssetPath, documented=False)
+@app.get("/docs/{asset}", documented=False)
 def docs_asset(path: docs.AssetPath) -> Response:
     found = docs.asset(path.asset)
     if found is None:
@@ -177,7 +163,7 @@ def prime() -> None:
     """SnapStart's init: every service and client built, every route ready to validate."""
     user_service()
     order_service()
-    upload_service()
+    upload_tickets()
     app.prime()
 
 

@@ -20,12 +20,20 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ValidationError
 
 from src.core.aws import is_transient
-from src.core.errors import Conflict, DomainError, InvalidRequest, NotFound
+from src.core.errors import (
+    BodyTooLarge,
+    Conflict,
+    DomainError,
+    InvalidRequest,
+    NotFound,
+    RequestValidationFailed,
+    UnsupportedMediaType,
+)
 from src.core.logging import current_request_id
 from src.models.common import ErrorBody
 
@@ -43,6 +51,8 @@ CORS_ALLOW_HEADERS = "Authorization,Content-Type,X-Amz-Date,X-Amz-Security-Token
 
 # The one place where domain errors become HTTP statuses (most specific class first).
 STATUS_BY_ERROR: list[tuple[type[DomainError], HTTPStatus]] = [
+    (BodyTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+    (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (NotFound, HTTPStatus.NOT_FOUND),
     (Conflict, HTTPStatus.CONFLICT),
     (InvalidRequest, HTTPStatus.BAD_REQUEST),
@@ -77,19 +87,12 @@ def error_response(
     return Response(status.value, body, headers=headers or {})
 
 
-class Refused(Exception):
-    """A request refused before its route ran."""
-
-    def __init__(self, response: Response) -> None:
-        super().__init__(response.status)
-        self.response = response
-
-
 @dataclass(frozen=True, slots=True)
 class Route:
     """One method on one path: its endpoint, the models of its input and output, and what the
     OpenAPI document says of it. The endpoint is called with `path=`, `query=` and `body=`, the
-    validated models it declares, and returns `response` (a model), None or a Response."""
+    validated models it declares, and returns `response` (a model), None or a Response. The
+    models are read from the endpoint's signature (Api.route)."""
 
     method: str
     path: str  # as OpenAPI writes it: /users/{userId}
@@ -123,10 +126,26 @@ class Api:
         self._document: dict[str, Any] | None = None
 
     def route(self, method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
-        """Register the decorated function as the endpoint of `method` on `path`."""
+        """Register the decorated function as the endpoint of `method` on `path`. Its
+        parameters `path`, `query` and `body` name the models of its input; its return type,
+        when a model, is the response's."""
 
         def register(endpoint: Endpoint) -> Endpoint:
-            self.routes.append(Route(method, path, endpoint, **options))
+            hints = get_type_hints(endpoint)
+            returned = hints.get("return")
+            response = returned if _is_model(returned) else None
+            self.routes.append(
+                Route(
+                    method,
+                    path,
+                    endpoint,
+                    path_params=hints.get("path"),
+                    query=hints.get("query"),
+                    body=hints.get("body"),
+                    response=response,
+                    **options,
+                )
+            )
             return endpoint
 
         return register
@@ -148,14 +167,12 @@ class Api:
         """The proxy response to an API Gateway REST proxy event."""
         try:
             response = self._dispatch(event)
-        except Refused as refused:
-            response = refused.response
         except DomainError as exc:
             status = next(
                 (status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind)),
                 HTTPStatus.BAD_REQUEST,
             )
-            response = error_response(status, str(exc))
+            response = error_response(status, str(exc), exc.details)
         except Exception as exc:  # every other failure is answered (a 500 or 503), not raised
             response = server_error(exc)
         return self._proxy_response(response)
@@ -194,11 +211,7 @@ class Api:
         declared = route.query.model_fields if route.query else {}
         unknown = sorted(set(query) - set(declared))
         if unknown:
-            raise Refused(
-                error_response(
-                    HTTPStatus.BAD_REQUEST, f"unknown query parameter: {', '.join(unknown)[:200]}"
-                )
-            )
+            raise InvalidRequest(f"unknown query parameter: {', '.join(unknown)[:200]}")
         problems: list[dict[str, Any]] = []
         arguments: dict[str, BaseModel | None] = {}
         if route.path_params:
@@ -208,9 +221,7 @@ class Api:
         if route.body:
             arguments["body"] = _validated(route.body, _json_body(event), None, problems)
         if problems:
-            raise Refused(
-                error_response(HTTPStatus.BAD_REQUEST, "request validation failed", problems)
-            )
+            raise RequestValidationFailed(problems)
         result = route.endpoint(**arguments)
         if isinstance(result, Response):
             return result
@@ -262,6 +273,10 @@ class Api:
         return self._document
 
 
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
 def server_error(exc: Exception) -> Response:
     """The response to an error no route expects: 503 with Retry-After when AWS is throttling or
     failing for a moment, else a 500 carrying only the request id (the stack goes to the log)."""
@@ -287,7 +302,7 @@ def _refuse_other_media_types(event: Mapping[str, Any]) -> None:
     headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
     content_type = str(headers.get("content-type") or JSON).split(";")[0].strip().lower()
     if event.get("body") and content_type != JSON and not content_type.endswith("+json"):
-        raise Refused(error_response(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, f"send the body as {JSON}"))
+        raise UnsupportedMediaType(JSON)
 
 
 # What _json_body gives for a body that is absent or empty, and for one that is not JSON.
@@ -296,8 +311,8 @@ _NOT_JSON = object()
 
 
 def _json_body(event: Mapping[str, Any]) -> Any:
-    """The body's JSON document, _MISSING or _NOT_JSON; a Refused for a body that is not UTF-8
-    or too large."""
+    """The body's JSON document, _MISSING or _NOT_JSON; InvalidRequest for a body that is not
+    UTF-8, BodyTooLarge for one too large."""
     body = event.get("body")
     if body is None or body == "":
         return _MISSING
@@ -305,14 +320,10 @@ def _json_body(event: Mapping[str, Any]) -> Any:
         try:
             body = base64.b64decode(body, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:
-            raise Refused(
-                error_response(HTTPStatus.BAD_REQUEST, "body is not valid UTF-8 text")
-            ) from exc
+            raise InvalidRequest("body is not valid UTF-8 text") from exc
     # surrogatepass: a lone surrogate is a JSON error below, not a crash here.
     if len(str(body).encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-        raise Refused(
-            error_response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body over {MAX_BODY_BYTES} bytes")
-        )
+        raise BodyTooLarge(MAX_BODY_BYTES)
     try:
         return json.loads(body)
     except (ValueError, RecursionError):

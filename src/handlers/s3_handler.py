@@ -1,6 +1,6 @@
 """S3HandlerFunction: bucket notifications (ObjectCreated:*, ObjectRemoved:*) for uploads/.
 
-Each record becomes an ObjectChange (key URL-decoded) for the uploads service. Bad content is
+Each record becomes an ObjectChange (key URL-decoded) for the upload processor. Bad content is
 recorded, not raised; an AWS fault raises, so that Lambda's asynchronous retries (and, past
 them, the on-failure destination in template.yaml) take over. Every step is idempotent, so a
 retried event with several records does no harm.
@@ -21,7 +21,7 @@ from src.core.snapstart import prepare_snapshot
 from src.models.objects import ChangeKind, ObjectChange
 from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services import content
-from src.services.uploads import UploadService
+from src.services.uploads import UploadProcessor
 
 settings = UploadProcessorSettings.from_env()
 configure_logging(settings.log_level)
@@ -29,9 +29,9 @@ logger = logging.getLogger(__name__)
 
 
 @functools.cache
-def upload_service() -> UploadService:
-    """The uploads service of this execution environment (built on first use, then reused)."""
-    return UploadService(
+def upload_processor() -> UploadProcessor:
+    """The upload processor of this execution environment (built on first use, then reused)."""
+    return UploadProcessor(
         ObjectStore(s3_client(), settings.uploads_bucket),
         MetadataRepository(dynamodb_client(), settings.metadata_table),
     )
@@ -86,7 +86,7 @@ def _object_change(record: Any) -> ObjectChange | None:
         return None
 
 
-def process_event(event: dict[str, Any], service: UploadService) -> dict[str, Any]:
+def process_event(event: dict[str, Any], service: UploadProcessor) -> dict[str, Any]:
     outcomes = []
     for change in changes(event):
         outcome = service.apply(change)
@@ -109,7 +109,7 @@ def _loggable(change: ObjectChange) -> dict[str, str]:
 
 def prime() -> None:
     """SnapStart's init: the service and its clients built, both decoders run once."""
-    upload_service()
+    upload_processor()
     content.prime()
 
 
@@ -118,4 +118,4 @@ prepare_snapshot(prime)
 
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_event(event, upload_service())
+    return process_event(event, upload_processor())

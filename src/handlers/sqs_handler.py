@@ -7,9 +7,8 @@ moves it to the DLQ after maxReceiveCount receives), or meets an AWS fault. Noti
 the batch go out together at the end; a record whose notification was not published is reported
 failed too, so its redelivery publishes it again.
 
-The loop is written here rather than with Powertools' BatchProcessor (docs/decisions.md, "Cold
-starts: what each function imports"); the partial batch response is built here anyway, to add
-the records whose notification was lost.
+The partial batch response is built here rather than by Powertools' BatchProcessor: it also
+reports the records whose notification was lost, which BatchProcessor cannot express.
 """
 
 from __future__ import annotations
@@ -25,15 +24,10 @@ from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
 from src.core.logging import configure_logging, lambda_entry
 from src.core.metrics import EmbeddedMetrics
 from src.core.snapstart import prepare_snapshot
-from src.models.order_events import (
-    OrderEvent,
-    OrderNotification,
-    fingerprint,
-    parse_order_message,
-)
-from src.repositories.notifications import SnsNotificationPublisher
+from src.models.orders import OrderNotification, parse_order_message
+from src.repositories.notifications import NoNotifications, SnsNotificationPublisher
 from src.repositories.orders import OrderRepository
-from src.services.orders import OrderService, Result
+from src.services.orders import OrderEvent, OrderEventService, Result
 
 METRICS_NAMESPACE = "UsersService"
 
@@ -46,11 +40,12 @@ metrics = EmbeddedMetrics(
 
 
 @functools.cache
-def order_service() -> OrderService:
-    """The orders service of this execution environment (built on first use, then reused)."""
+def order_service() -> OrderEventService:
+    """The order events service of this execution environment (built on first use, then
+    reused)."""
     topic = settings.notification_topic_arn
-    publisher = SnsNotificationPublisher(sns_client(), topic) if topic else None
-    return OrderService(OrderRepository(dynamodb_client(), settings.orders_table), publisher)
+    publisher = SnsNotificationPublisher(sns_client(), topic) if topic else NoNotifications()
+    return OrderEventService(OrderRepository(dynamodb_client(), settings.orders_table), publisher)
 
 
 # One count per outcome, as CloudWatch embedded metric format lines.
@@ -67,7 +62,7 @@ def _count(outcome: str) -> None:
     metrics.count(METRIC_NAMES[outcome])
 
 
-def process_batch(event: dict[str, Any], service: OrderService) -> dict[str, Any]:
+def process_batch(event: dict[str, Any], service: OrderEventService) -> dict[str, Any]:
     """Apply every record of an SQS event; return the partial batch response."""
     records = event["Records"]
     outcomes = _apply_all(records, service)
@@ -100,7 +95,7 @@ def process_batch(event: dict[str, Any], service: OrderService) -> dict[str, Any
 
 
 def _apply_all(
-    records: list[dict[str, Any]], service: OrderService
+    records: list[dict[str, Any]], service: OrderEventService
 ) -> dict[str, Result | Exception]:
     """The outcome of each record by message id. Orders are independent, so each order's
     events run in a thread of their own, in batch order: a batch of ten orders takes about one
@@ -168,7 +163,7 @@ PRIMING_EVENT = '{"type": "order_created", "orderId": "prime", "customerId": "pr
 def prime() -> None:
     """SnapStart's init: the service and its clients built, the message parsing run once."""
     order_service()
-    fingerprint(parse_order_message(PRIMING_EVENT))
+    _ = parse_order_message(PRIMING_EVENT).event_id
 
 
 prepare_snapshot(prime)

@@ -1,3 +1,3 @@
-"""Models for every boundary: pydantic for the API's requests and responses; plain classes for
-what the queue consumer and the bucket processor handle (order_events.py, objects.py), which
-import no pydantic."""
+"""Models for every boundary, pydantic's: the API's requests and responses, and the order
+queue's messages, stored orders and notifications (orders.py). The bucket processor's records
+are dataclasses (objects.py): it imports no pydantic."""

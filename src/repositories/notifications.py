@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from src.models.order_events import OrderNotification
+from src.models.orders import OrderNotification
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -55,3 +55,10 @@ class SnsNotificationPublisher:
                 )
                 failed.add(int(entry["Id"]))
         return failed
+
+
+class NoNotifications:
+    """The publisher of a stack without a notification topic: nothing is sent, nothing fails."""
+
+    def publish(self, notifications: Sequence[OrderNotification]) -> set[int]:
+        return set()

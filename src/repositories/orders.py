@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from src.core.clock import iso_utc
 from src.core.errors import OrderNotFound
-from src.models.order_events import (
+from src.models.orders import (
     STATUS_SEQUENCE,
+    Order,
     OrderCancelled,
     OrderCreated,
     OrderStatus,
     OrderUpdated,
-    StoredOrder,
 )
 from src.repositories.dynamodb import from_item, to_attribute, to_item
 
@@ -38,14 +38,22 @@ ORDER_FIELDS = {
 
 
 @dataclass(frozen=True, slots=True)
+class Written:
+    """The event's conditional write went through."""
+
+
+@dataclass(frozen=True, slots=True)
 class Refused:
-    """A conditional write that did not happen, and the order as it was (None: no order)."""
+    """The event's conditional write did not happen; the order as it was (None: no order)."""
 
-    current: StoredOrder | None
+    current: Order | None
 
 
-def _from_item(item: dict[str, Any]) -> StoredOrder:
-    return StoredOrder.from_record(from_item(item))
+type WriteOutcome = Written | Refused
+
+
+def _from_item(item: dict[str, Any]) -> Order:
+    return Order.model_validate(from_item(item))
 
 
 class OrderRepository:
@@ -53,7 +61,7 @@ class OrderRepository:
         self._client = client
         self._table = table_name
 
-    def get(self, order_id: str) -> StoredOrder:
+    def get(self, order_id: str) -> Order:
         response = self._client.get_item(
             TableName=self._table, Key={"orderId": {"S": order_id}}, ConsistentRead=True
         )
@@ -61,9 +69,22 @@ class OrderRepository:
             raise OrderNotFound(order_id)
         return _from_item(response["Item"])
 
-    def apply_creation(self, event: OrderCreated, event_id: str, now: datetime) -> Refused | None:
-        """Store the new order. None when written; Refused when the order exists."""
-        order = StoredOrder(
+    def apply(
+        self, event: OrderCreated | OrderUpdated | OrderCancelled, now: datetime
+    ) -> WriteOutcome:
+        """Apply the event to its order in one conditional write, which also records the
+        event's fingerprint on the order."""
+        match event:
+            case OrderCreated():
+                return self._create(event, now)
+            case OrderUpdated():
+                return self._update(event, now)
+            case OrderCancelled():
+                return self._cancel(event, now)
+
+    def _create(self, event: OrderCreated, now: datetime) -> WriteOutcome:
+        """Store the new order; Refused when the order exists."""
+        order = Order(
             orderId=event.orderId,
             customerId=event.customerId,
             status=OrderStatus.PENDING,
@@ -72,7 +93,7 @@ class OrderRepository:
             createdAt=now,
         )
         item = to_item(order.to_record())
-        item["appliedEvents"] = {"SS": [event_id]}
+        item["appliedEvents"] = {"SS": [event.event_id]}
         return self._conditional(
             "put_item",
             Item=item,
@@ -80,8 +101,9 @@ class OrderRepository:
             ConditionExpression="attribute_not_exists(orderId)",
         )
 
-    def apply_update(self, event: OrderUpdated, event_id: str, now: datetime) -> Refused | None:
-        """Change the given fields. None when written; Refused when a condition failed."""
+    def _update(self, event: OrderUpdated, now: datetime) -> WriteOutcome:
+        """Change the given fields; Refused when a condition failed."""
+        event_id = event.event_id
         changes = event.updates.given()
         names = {"#status": "status"}
         values: dict[str, Any] = {
@@ -118,13 +140,11 @@ class OrderRepository:
             ExpressionAttributeValues=values,
         )
 
-    def apply_cancellation(
-        self, event: OrderCancelled, event_id: str, now: datetime
-    ) -> Refused | None:
-        """Cancel the order. None when written; Refused when a condition failed."""
+    def _cancel(self, event: OrderCancelled, now: datetime) -> WriteOutcome:
+        """Cancel the order; Refused when a condition failed."""
         values: dict[str, Any] = {
             ":now": {"S": iso_utc(now)},
-            ":events": {"SS": [event_id]},
+            ":events": {"SS": [event.event_id]},
             ":cancelled": {"S": OrderStatus.CANCELLED.value},
         }
         assignments = ["#status = :cancelled", "cancelledAt = :now"]
@@ -141,8 +161,8 @@ class OrderRepository:
             ExpressionAttributeValues=values,
         )
 
-    def _conditional(self, operation: str, **request: Any) -> Refused | None:
-        """Run a conditional write: None when written, Refused with the old order if not."""
+    def _conditional(self, operation: str, **request: Any) -> WriteOutcome:
+        """Run a conditional write; Refused with the old order when its condition failed."""
         try:
             getattr(self._client, operation)(
                 TableName=self._table, ReturnValuesOnConditionCheckFailure="ALL_OLD", **request
@@ -150,4 +170,4 @@ class OrderRepository:
         except self._client.exceptions.ConditionalCheckFailedException as exc:
             old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
             return Refused(_from_item(old) if old else None)
-        return None
+        return Written()

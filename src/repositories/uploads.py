@@ -39,7 +39,7 @@ def normalise_sequencer(sequencer: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Refused:
+class NotRecorded:
     """A metadata write that lost to a newer event, or found its own version already recorded
     (a duplicate or retried event); the thumbnail the table keeps, if any."""
 
@@ -59,9 +59,9 @@ class MetadataRepository:
         item = response.get("Item")
         return _from_item(item) if item else None
 
-    def record(self, metadata: UploadMetadata, sequencer: str) -> Refused | None:
+    def record(self, metadata: UploadMetadata, sequencer: str) -> NotRecorded | None:
         """Store the object's metadata unless a newer event (creation or removal) is recorded.
-        None when stored; Refused otherwise."""
+        None when stored; NotRecorded otherwise."""
         item = to_item(metadata.to_record())
         condition = self._newer(sequencer)
         item["sequencer"] = condition["ExpressionAttributeValues"][":sequencer"]
@@ -90,8 +90,8 @@ class MetadataRepository:
         current = reasons[1].get("Item")
         if current is None:
             kept = self.get(metadata.objectKey)
-            return Refused(kept.thumbnailKey if kept else None)
-        return Refused(
+            return NotRecorded(kept.thumbnailKey if kept else None)
+        return NotRecorded(
             current.get("thumbnailKey", {}).get("S"),
             already_recorded=current.get("sequencer") == item["sequencer"],
         )

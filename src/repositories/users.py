@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from src.core.clock import iso_utc
 from src.core.errors import EmailAlreadyUsed, UserNotFound
 from src.models.users import User
-from src.repositories.dynamodb import transact_write
+from src.repositories.dynamodb import from_item, to_attribute, to_item, transact_write
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -31,30 +31,12 @@ def _claim_key(email: str) -> dict[str, AttributeValueTypeDef]:
     return {"userId": {"S": EMAIL_CLAIM_PREFIX + email}}
 
 
-def _to_item(user: User) -> dict[str, AttributeValueTypeDef]:
-    item: dict[str, AttributeValueTypeDef] = {
-        "userId": {"S": user.userId},
-        "kind": {"S": USER_KIND},
-        "email": {"S": user.email},
-        "name": {"S": user.name},
-        "createdAt": {"S": iso_utc(user.createdAt)},
-    }
-    if user.age is not None:
-        item["age"] = {"N": str(user.age)}
-    if user.updatedAt is not None:
-        item["updatedAt"] = {"S": iso_utc(user.updatedAt)}
-    return item
+def _to_item(user: User) -> dict[str, Any]:
+    return to_item({**user.model_dump(mode="python"), "kind": USER_KIND})
 
 
 def _from_item(item: dict[str, Any]) -> User:
-    return User(
-        userId=item["userId"]["S"],
-        email=item["email"]["S"],
-        name=item["name"]["S"],
-        age=int(item["age"]["N"]) if "age" in item else None,
-        createdAt=datetime.fromisoformat(item["createdAt"]["S"]),
-        updatedAt=datetime.fromisoformat(item["updatedAt"]["S"]) if "updatedAt" in item else None,
-    )
+    return User.model_validate(from_item(item))
 
 
 class UserRepository:
@@ -115,18 +97,18 @@ class UserRepository:
     ) -> User:
         """Change the given attributes of an existing user, in one conditional write."""
         assignments = ["updatedAt = :updatedAt"]
-        values: dict[str, AttributeValueTypeDef] = {
-            ":updatedAt": {"S": iso_utc(updated_at)},
-            ":user": {"S": USER_KIND},
+        values: dict[str, Any] = {
+            ":updatedAt": to_attribute(iso_utc(updated_at)),
+            ":user": to_attribute(USER_KIND),
         }
         names = {"#kind": "kind"}
         if name is not None:
             assignments.append("#name = :name")
             names["#name"] = "name"
-            values[":name"] = {"S": name}
+            values[":name"] = to_attribute(name)
         if age is not None:
             assignments.append("age = :age")
-            values[":age"] = {"N": str(age)}
+            values[":age"] = to_attribute(age)
         expression = "SET " + ", ".join(assignments) + (" REMOVE age" if remove_age else "")
         try:
             response = self._client.update_item(

@@ -1,4 +1,5 @@
-"""Order events -> the orders table, exactly once, whatever the delivery order.
+"""Orders: reading one for the API, and applying order events to the orders table exactly
+once, whatever the delivery order.
 
 The outcome of each event is one of:
 - applied: the conditional write went through;
@@ -24,18 +25,18 @@ from typing import Protocol
 
 from src.core.clock import utc_now
 from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
-from src.models.order_events import (
+from src.models.orders import (
     STATUS_SEQUENCE,
+    Order,
     OrderCancelled,
     OrderCreated,
-    OrderEvent,
     OrderNotification,
     OrderStatus,
     OrderUpdated,
-    StoredOrder,
-    fingerprint,
 )
-from src.repositories.orders import Refused
+from src.repositories.orders import Refused, WriteOutcome
+
+type OrderEvent = OrderCreated | OrderUpdated | OrderCancelled
 
 
 class Outcome(StrEnum):
@@ -49,15 +50,12 @@ class Result:
     notification: OrderNotification | None = None
 
 
-class OrderStore(Protocol):
-    def get(self, order_id: str) -> StoredOrder: ...
-    def apply_creation(
-        self, event: OrderCreated, event_id: str, now: datetime
-    ) -> Refused | None: ...
-    def apply_update(self, event: OrderUpdated, event_id: str, now: datetime) -> Refused | None: ...
-    def apply_cancellation(
-        self, event: OrderCancelled, event_id: str, now: datetime
-    ) -> Refused | None: ...
+class OrderReader(Protocol):
+    def get(self, order_id: str) -> Order: ...
+
+
+class OrderWriter(Protocol):
+    def apply(self, event: OrderEvent, now: datetime) -> WriteOutcome: ...
 
 
 class NotificationPublisher(Protocol):
@@ -66,11 +64,23 @@ class NotificationPublisher(Protocol):
         ...
 
 
-class OrderService:
+class OrderReadService:
+    """The API's view: orders are written by the queue consumer only."""
+
+    def __init__(self, store: OrderReader) -> None:
+        self._store = store
+
+    def get_order(self, order_id: str) -> Order:
+        return self._store.get(order_id)
+
+
+class OrderEventService:
+    """The queue consumer's: events applied, notifications published."""
+
     def __init__(
         self,
-        store: OrderStore,
-        publisher: NotificationPublisher | None,
+        store: OrderWriter,
+        publisher: NotificationPublisher,
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -78,44 +88,39 @@ class OrderService:
         self._publisher = publisher
         self._clock = clock
 
-    def get_order(self, order_id: str) -> StoredOrder:
-        return self._store.get(order_id)
-
     def apply(self, event: OrderEvent) -> Result:
         """Apply one event; raises OrderEventNotApplicableYet or OrderEventRejected."""
-        event_id = fingerprint(event)
+        now = self._clock()
+        written = self._store.apply(event, now)
         match event:
             case OrderCreated():
-                return self._create(event, event_id)
+                return self._created(event, written, now)
             case OrderUpdated():
-                return self._update(event, event_id)
+                return self._updated(event, written)
             case OrderCancelled():
-                return self._cancel(event, event_id)
+                return self._cancelled(event, written, now)
 
     def notify(self, notifications: Mapping[str, OrderNotification]) -> set[str]:
         """Publish the notifications (keyed by message id); return the keys not published."""
-        if self._publisher is None or not notifications:
+        if not notifications:
             return set()
         keys = list(notifications)
         failed = self._publisher.publish([notifications[key] for key in keys])
         return {keys[position] for position in failed}
 
-    def _create(self, event: OrderCreated, event_id: str) -> Result:
-        now = self._clock()
-        refused = self._store.apply_creation(event, event_id, now)
-        if refused is None:
-            return Result(Outcome.APPLIED, _created(event, now))
-        current = _existing(refused, event)
-        if event_id in current.applied_events:
-            return Result(Outcome.DUPLICATE, _created(event, current.createdAt))
+    def _created(self, event: OrderCreated, written: WriteOutcome, now: datetime) -> Result:
+        if not isinstance(written, Refused):
+            return Result(Outcome.APPLIED, _creation_notice(event, now))
+        current = _existing(written, event)
+        if event.event_id in current.appliedEvents:
+            return Result(Outcome.DUPLICATE, _creation_notice(event, current.createdAt))
         raise OrderEventRejected(f"order {event.orderId} already exists with other content")
 
-    def _update(self, event: OrderUpdated, event_id: str) -> Result:
-        refused = self._store.apply_update(event, event_id, self._clock())
-        if refused is None:
+    def _updated(self, event: OrderUpdated, written: WriteOutcome) -> Result:
+        if not isinstance(written, Refused):
             return Result(Outcome.APPLIED)
-        current = _existing(refused, event)
-        if event_id in current.applied_events:
+        current = _existing(written, event)
+        if event.event_id in current.appliedEvents:
             return Result(Outcome.DUPLICATE)
         status = current.status
         if status is OrderStatus.CANCELLED:
@@ -127,31 +132,31 @@ class OrderService:
             )
         raise OrderEventNotApplicableYet(f"order {event.orderId} changed during the update")
 
-    def _cancel(self, event: OrderCancelled, event_id: str) -> Result:
-        now = self._clock()
-        refused = self._store.apply_cancellation(event, event_id, now)
-        if refused is None:
-            return Result(Outcome.APPLIED, _cancelled(event, now))
-        current = _existing(refused, event)
-        if event_id in current.applied_events:
-            return Result(Outcome.DUPLICATE, _cancelled(event, current.cancelledAt or now))
+    def _cancelled(self, event: OrderCancelled, written: WriteOutcome, now: datetime) -> Result:
+        if not isinstance(written, Refused):
+            return Result(Outcome.APPLIED, _cancellation_notice(event, now))
+        current = _existing(written, event)
+        if event.event_id in current.appliedEvents:
+            return Result(
+                Outcome.DUPLICATE, _cancellation_notice(event, current.cancelledAt or now)
+            )
         if current.status is OrderStatus.CANCELLED:
             # Cancelled by another cancellation event: terminal, and already announced.
             return Result(Outcome.DUPLICATE)
         raise OrderEventNotApplicableYet(f"order {event.orderId} changed during the cancellation")
 
 
-def _existing(refused: Refused, event: OrderEvent) -> StoredOrder:
+def _existing(refused: Refused, event: OrderEvent) -> Order:
     if refused.current is None:
         raise OrderEventNotApplicableYet(f"order {event.orderId} has not been created yet")
     return refused.current
 
 
-def _rank(status: OrderStatus) -> int:
+def _rank(status: str) -> int:
     return STATUS_SEQUENCE.index(status)
 
 
-def _created(event: OrderCreated, when: datetime) -> OrderNotification:
+def _creation_notice(event: OrderCreated, when: datetime) -> OrderNotification:
     return OrderNotification(
         type="order_created",
         orderId=event.orderId,
@@ -161,7 +166,7 @@ def _created(event: OrderCreated, when: datetime) -> OrderNotification:
     )
 
 
-def _cancelled(event: OrderCancelled, when: datetime) -> OrderNotification:
+def _cancellation_notice(event: OrderCancelled, when: datetime) -> OrderNotification:
     return OrderNotification(
         type="order_cancelled", orderId=event.orderId, reason=event.reason, occurredAt=when
     )

@@ -1,4 +1,5 @@
-"""Uploads: issuing upload URLs, and keeping the metadata table in step with the bucket.
+"""Uploads: keeping the metadata table in step with the bucket. Upload URLs are issued by
+src.services.tickets.
 
 For each bucket event on an object under uploads/:
 - created: read the object as the event saw it (If-Match on its ETag; gone or changed means a
@@ -21,12 +22,11 @@ Transient AWS errors propagate: Lambda retries the event, and every step is idem
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from src.core.clock import utc_now
 from src.models.objects import (
@@ -40,7 +40,7 @@ from src.models.objects import (
     ProcessingStatus,
     UploadMetadata,
 )
-from src.repositories.uploads import Refused, StoredObject, normalise_sequencer
+from src.repositories.uploads import NotRecorded, StoredObject, normalise_sequencer
 from src.services.content import (
     MAX_IMAGE_BYTES,
     MAX_JSON_BYTES,
@@ -48,9 +48,6 @@ from src.services.content import (
     analyse_image,
     count_json_records,
 )
-
-if TYPE_CHECKING:
-    from src.models.uploads import UploadRequest, UploadTicket
 
 # S3's limit on keys, and the longest file name a thumbnail gets: its event's sequencer (at most
 # SEQUENCER_WIDTH hex digits) and an extension.
@@ -76,7 +73,7 @@ class ChangeOutcome(StrEnum):
 
 class MetadataStore(Protocol):
     def get(self, object_key: str) -> UploadMetadata | None: ...
-    def record(self, metadata: UploadMetadata, sequencer: str) -> Refused | None: ...
+    def record(self, metadata: UploadMetadata, sequencer: str) -> NotRecorded | None: ...
     def record_removal(self, object_key: str, sequencer: str, now: datetime) -> bool: ...
 
 
@@ -87,32 +84,19 @@ class Objects(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
     def delete(self, key: str) -> None: ...
     def delete_children(self, prefix: str, doomed: Callable[[str], bool]) -> None: ...
-    def presign_put(self, key: str, content_type: str, expires_in: int) -> str: ...
 
 
-class UploadService:
+class UploadProcessor:
     def __init__(
         self,
         objects: Objects,
-        metadata: MetadataStore | None,
+        metadata: MetadataStore,
         *,
         clock: Callable[[], datetime] = utc_now,
-        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
         self._objects = objects
         self._metadata = metadata
         self._clock = clock
-        self._new_id = new_id
-
-    def issue_ticket(self, request: UploadRequest) -> UploadTicket:
-        """A presigned PUT for a fresh key under uploads/ (the client's file name kept last)."""
-        # Imported here: the API's models bring pydantic, which the bucket processor, the other
-        # user of this service, does without (src.models.objects says why).
-        from src.models.uploads import UPLOAD_URL_SECONDS, UploadTicket  # noqa: PLC0415
-
-        key = f"{UPLOADS_PREFIX}{self._new_id()}/{request.filename}"
-        url = self._objects.presign_put(key, request.contentType, UPLOAD_URL_SECONDS)
-        return UploadTicket(key=key, uploadUrl=url, expiresIn=UPLOAD_URL_SECONDS)
 
     def apply(self, change: ObjectChange) -> ChangeOutcome:
         if change.bucket != self._objects.bucket or not change.key.startswith(UPLOADS_PREFIX):
@@ -153,7 +137,7 @@ class UploadService:
             height=analysis.height,
             thumbnailKey=thumbnail_key,
         )
-        refused = self._store().record(metadata, change.sequencer)
+        refused = self._metadata.record(metadata, change.sequencer)
         if refused is None or refused.already_recorded:
             # Thumbnails of versions this one replaced; also when a previous attempt recorded
             # this version and stopped (or lost its response) before getting here.
@@ -164,7 +148,7 @@ class UploadService:
         return ChangeOutcome.STALE
 
     def _remove(self, change: ObjectChange) -> ChangeOutcome:
-        store = self._store()
+        store = self._metadata
         removed = store.record_removal(change.object_key, change.sequencer, self._clock())
         if removed or store.get(change.object_key) is None:
             # Also on a duplicate removal: a previous attempt may have stopped before this.
@@ -197,11 +181,6 @@ class UploadService:
                 return _skipped(f"image over {MAX_IMAGE_BYTES // 2**20} MiB: not processed")
             return analyse_image(stored.body.read(), claimed)
         return Analysis(ProcessingStatus.PROCESSED)
-
-    def _store(self) -> MetadataStore:
-        if self._metadata is None:
-            raise RuntimeError("this UploadService issues tickets only")
-        return self._metadata
 
 
 def _skipped(reason: str) -> Analysis:

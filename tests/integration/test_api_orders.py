@@ -20,10 +20,13 @@ def apply(*bodies: dict[str, Any]) -> None:
     import boto3
 
     from src.handlers.sqs_handler import process_batch
+    from src.repositories.notifications import NoNotifications
     from src.repositories.orders import OrderRepository
-    from src.services.orders import OrderService
+    from src.services.orders import OrderEventService
 
-    service = OrderService(OrderRepository(boto3.client("dynamodb"), "orders-test"), None)
+    service = OrderEventService(
+        OrderRepository(boto3.client("dynamodb"), "orders-test"), NoNotifications()
+    )
     assert process_batch(sqs_event(*bodies), service) == {"batchItemFailures": []}
 
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 from src.handlers.s3_handler import process_event
 from src.repositories.uploads import MetadataRepository, ObjectStore
-from src.services.uploads import UploadService
+from src.services.uploads import UploadProcessor
 from tests.conftest import LambdaContext, load_event
 from tests.steps import After
 from tests.uploads_bucket import Bucket, metadata, png
@@ -242,9 +242,9 @@ def uploads(
     table: str,
     objects: Callable[[ObjectStore], Any] = lambda store: store,
     store: Callable[[MetadataRepository], Any] = lambda store: store,
-) -> UploadService:
+) -> UploadProcessor:
     """The processor's service, with its stores wrapped by `objects` and `store`."""
-    return UploadService(
+    return UploadProcessor(
         objects(ObjectStore(bucket.s3, bucket.name)),
         store(MetadataRepository(dynamodb, table)),
     )

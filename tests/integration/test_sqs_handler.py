@@ -168,10 +168,11 @@ def test_without_a_topic_nothing_is_published(
     notifications: NotificationInbox, dynamodb: Any, orders_table: str
 ) -> None:
     from src.handlers.sqs_handler import process_batch
+    from src.repositories.notifications import NoNotifications
     from src.repositories.orders import OrderRepository
-    from src.services.orders import OrderService
+    from src.services.orders import OrderEventService
 
-    service = OrderService(OrderRepository(dynamodb, orders_table), publisher=None)
+    service = OrderEventService(OrderRepository(dynamodb, orders_table), NoNotifications())
 
     response = process_batch(load_event("sqs_order_created.json"), service)
 
@@ -256,7 +257,7 @@ def test_ten_creations_cost_ten_writes_and_one_publish(
     from src.handlers.sqs_handler import process_batch
     from src.repositories.notifications import SnsNotificationPublisher
     from src.repositories.orders import OrderRepository
-    from src.services.orders import OrderService
+    from src.services.orders import OrderEventService
 
     calls: list[str] = []
 
@@ -266,7 +267,7 @@ def test_ten_creations_cost_ten_writes_and_one_publish(
     dynamodb, sns = boto3.client("dynamodb"), boto3.client("sns")
     for client in (dynamodb, sns):
         client.meta.events.register("before-call.*.*", count)
-    service = OrderService(
+    service = OrderEventService(
         OrderRepository(dynamodb, orders_table),
         SnsNotificationPublisher(sns, notifications.topic_arn),
     )

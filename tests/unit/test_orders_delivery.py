@@ -26,7 +26,7 @@ from moto import mock_aws
 
 from src.repositories.notifications import SnsNotificationPublisher
 from src.repositories.orders import OrderRepository
-from src.services.orders import OrderService
+from src.services.orders import OrderEventService
 from tests.conftest import NotificationInbox, create_tables_from_template
 from tests.faults import AFTER, BEFORE, FaultyClient
 from tests.order_queue import OrderQueue
@@ -132,7 +132,7 @@ def run(histories_: list[History], seed: int, fault_rate: float, duplicate_rate:
     dynamodb_faults = FaultyClient(dynamodb, rng, fault_rate, {"put_item", "update_item"})
     sns_faults = FaultyClient(sns, rng, fault_rate, {"publish_batch"})
     ticks = itertools.count()
-    service = OrderService(
+    service = OrderEventService(
         OrderRepository(dynamodb_faults, "orders"),  # type: ignore[arg-type]
         SnsNotificationPublisher(sns_faults, topic),  # type: ignore[arg-type]
         # A clock that moves a second per call, so the order of writes shows in timestamps.

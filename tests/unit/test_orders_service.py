@@ -1,4 +1,4 @@
-"""OrderService with OrderRepository on DynamoDB (moto, table from template.yaml): each event
+"""OrderEventService with OrderRepository on DynamoDB (moto, table from template.yaml): each event
 type, duplicates, reordering, and the rules that make an event wait or be rejected."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected, OrderNotFound
-from src.models.order_events import OrderStatus, parse_order_message
+from src.models.orders import Order, OrderStatus, parse_order_message
+from src.repositories.notifications import NoNotifications
 from src.repositories.orders import OrderRepository
-from src.services.orders import OrderService, Outcome
+from src.services.orders import OrderEventService, OrderReadService, Outcome, Result
 
 
 class Clock:
@@ -25,9 +26,23 @@ class Clock:
         return self.now
 
 
+class Orders:
+    """Both services over one table: the consumer's, applying events, and the API's, reading."""
+
+    def __init__(self, repository: OrderRepository) -> None:
+        self._events = OrderEventService(repository, NoNotifications(), clock=Clock())
+        self._reads = OrderReadService(repository)
+
+    def apply(self, event: Any) -> Result:
+        return self._events.apply(event)
+
+    def get_order(self, order_id: str) -> Order:
+        return self._reads.get_order(order_id)
+
+
 @pytest.fixture
-def service(dynamodb: Any, orders_table: str) -> OrderService:
-    return OrderService(OrderRepository(dynamodb, orders_table), publisher=None, clock=Clock())
+def service(dynamodb: Any, orders_table: str) -> Orders:
+    return Orders(OrderRepository(dynamodb, orders_table))
 
 
 def created(order_id: str = "o-1", total: str = "19.99", **extra: Any) -> Any:
@@ -68,7 +83,7 @@ def stored(dynamodb: Any, table: str, order_id: str = "o-1") -> dict[str, Any]:
 
 class TestCreated:
     def test_stores_a_pending_order_with_exact_amounts(
-        self, service: OrderService, dynamodb: Any, orders_table: str
+        self, service: Orders, dynamodb: Any, orders_table: str
     ) -> None:
         result = service.apply(created(total="0.1"))
 
@@ -84,7 +99,7 @@ class TestCreated:
         assert order.createdAt.tzinfo is not None
 
     def test_the_same_creation_twice_is_a_duplicate_that_notifies_again(
-        self, service: OrderService
+        self, service: Orders
     ) -> None:
         service.apply(created())
 
@@ -93,9 +108,7 @@ class TestCreated:
         assert again.outcome is Outcome.DUPLICATE
         assert again.notification is not None
 
-    def test_a_redelivered_creation_never_overwrites_a_later_state(
-        self, service: OrderService
-    ) -> None:
+    def test_a_redelivered_creation_never_overwrites_a_later_state(self, service: Orders) -> None:
         service.apply(created())
         service.apply(updated(status="confirmed", total=25))
         service.apply(cancelled())
@@ -105,7 +118,7 @@ class TestCreated:
         assert order.status is OrderStatus.CANCELLED
         assert order.total == Decimal(25)
 
-    def test_a_conflicting_creation_is_rejected(self, service: OrderService) -> None:
+    def test_a_conflicting_creation_is_rejected(self, service: Orders) -> None:
         service.apply(created(total="19.99"))
 
         with pytest.raises(OrderEventRejected, match="already exists"):
@@ -114,7 +127,7 @@ class TestCreated:
 
 
 class TestUpdated:
-    def test_changes_only_the_given_fields(self, service: OrderService) -> None:
+    def test_changes_only_the_given_fields(self, service: Orders) -> None:
         service.apply(created())
 
         result = service.apply(updated(shippingAddress={"line1": "1 Main St", "city": "X"}))
@@ -127,7 +140,7 @@ class TestUpdated:
         assert order.total == Decimal("19.99")
         assert order.updatedAt is not None
 
-    def test_status_moves_forward_and_may_skip(self, service: OrderService) -> None:
+    def test_status_moves_forward_and_may_skip(self, service: Orders) -> None:
         service.apply(created())
 
         service.apply(updated(status="shipped"))
@@ -135,7 +148,7 @@ class TestUpdated:
 
         assert service.get_order("o-1").status is OrderStatus.DELIVERED
 
-    def test_status_never_moves_back(self, service: OrderService) -> None:
+    def test_status_never_moves_back(self, service: Orders) -> None:
         service.apply(created())
         service.apply(updated(status="shipped"))
 
@@ -145,7 +158,7 @@ class TestUpdated:
         assert order.status is OrderStatus.SHIPPED
         assert order.total == Decimal("19.99")
 
-    def test_the_same_update_twice_is_a_duplicate(self, service: OrderService) -> None:
+    def test_the_same_update_twice_is_a_duplicate(self, service: Orders) -> None:
         service.apply(created())
         service.apply(updated(status="confirmed"))
         service.apply(updated(status="shipped"))
@@ -153,14 +166,14 @@ class TestUpdated:
         assert service.apply(updated(status="confirmed")).outcome is Outcome.DUPLICATE
         assert service.get_order("o-1").status is OrderStatus.SHIPPED
 
-    def test_before_the_creation_it_waits_and_creates_nothing(self, service: OrderService) -> None:
+    def test_before_the_creation_it_waits_and_creates_nothing(self, service: Orders) -> None:
         with pytest.raises(OrderEventNotApplicableYet):
             service.apply(updated(status="confirmed"))
 
         with pytest.raises(OrderNotFound):
             service.get_order("o-1")
 
-    def test_never_reopens_a_cancelled_order(self, service: OrderService) -> None:
+    def test_never_reopens_a_cancelled_order(self, service: Orders) -> None:
         service.apply(created())
         service.apply(cancelled())
 
@@ -170,7 +183,7 @@ class TestUpdated:
 
 
 class TestCancelled:
-    def test_cancels_with_reason_and_time(self, service: OrderService) -> None:
+    def test_cancels_with_reason_and_time(self, service: Orders) -> None:
         service.apply(created())
 
         result = service.apply(cancelled(reason="out of stock"))
@@ -184,7 +197,7 @@ class TestCancelled:
         assert order.cancelledAt is not None
 
     def test_cancel_before_create_waits_then_applies_after_the_creation(
-        self, service: OrderService
+        self, service: Orders
     ) -> None:
         with pytest.raises(OrderEventNotApplicableYet):
             service.apply(cancelled())
@@ -193,7 +206,7 @@ class TestCancelled:
         assert service.apply(cancelled()).outcome is Outcome.APPLIED
         assert service.get_order("o-1").status is OrderStatus.CANCELLED
 
-    def test_is_terminal_the_first_reason_stays(self, service: OrderService) -> None:
+    def test_is_terminal_the_first_reason_stays(self, service: Orders) -> None:
         service.apply(created())
         service.apply(cancelled(reason="first"))
 
@@ -207,6 +220,6 @@ class TestCancelled:
         assert service.get_order("o-1").cancelReason == "first"
 
 
-def test_unknown_order_is_not_found(service: OrderService) -> None:
+def test_unknown_order_is_not_found(service: Orders) -> None:
     with pytest.raises(OrderNotFound):
         service.get_order("nope")

@@ -98,7 +98,7 @@ module = importlib.import_module(sys.argv[1])  # its init primes it
 print(json.dumps({
     "services": {
         name: getattr(module, name).cache_info().currsize
-        for name in ("user_service", "order_service", "upload_service")
+        for name in ("user_service", "order_service", "upload_tickets", "upload_processor")
         if hasattr(module, name)
     },
     "clients": [c.__name__ for c in (aws.dynamodb_client, aws.s3_client, aws.sns_client)
@@ -112,11 +112,11 @@ print(json.dumps({
     [
         (
             "src.handlers.api_handler",
-            {"user_service": 1, "order_service": 1, "upload_service": 1},
+            {"user_service": 1, "order_service": 1, "upload_tickets": 1},
             ["dynamodb_client", "s3_client"],
         ),
         ("src.handlers.sqs_handler", {"order_service": 1}, ["dynamodb_client", "sns_client"]),
-        ("src.handlers.s3_handler", {"upload_service": 1}, ["dynamodb_client", "s3_client"]),
+        ("src.handlers.s3_handler", {"upload_processor": 1}, ["dynamodb_client", "s3_client"]),
     ],
 )
 def test_a_snapstart_init_builds_every_service_and_client_without_calling_aws(

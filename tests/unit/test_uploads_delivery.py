@@ -30,7 +30,7 @@ from moto import mock_aws
 
 from src.handlers.s3_handler import process_event
 from src.repositories.uploads import MetadataRepository, ObjectStore
-from src.services.uploads import UploadService
+from src.services.uploads import UploadProcessor
 from tests.conftest import create_tables_from_template
 from tests.faults import AFTER, BEFORE, FaultyClient
 from tests.steps import After, Scheduler
@@ -78,7 +78,7 @@ class Lambda:
     delivered at least once and out of order, one to three per event, each event tried up to
     three times, then left with the on-failure destination."""
 
-    def __init__(self, service: UploadService, rng: random.Random) -> None:
+    def __init__(self, service: UploadProcessor, rng: random.Random) -> None:
         self.service = service
         self.rng = rng
         self.pending: list[dict[str, Any]] = []
@@ -139,7 +139,7 @@ def run(
             {"get_object", "put_object", "delete_object"},
         ),
     ]
-    service = UploadService(
+    service = UploadProcessor(
         ObjectStore(faults[1], BUCKET),  # type: ignore[arg-type]
         MetadataRepository(faults[0], TABLE),  # type: ignore[arg-type]
     )
@@ -206,14 +206,14 @@ def test_a_retry_after_a_lost_metadata_response_still_deletes_replaced_thumbnail
         client("s3").create_bucket(Bucket=BUCKET)
         create_tables_from_template(client("dynamodb"), {"MetadataTable": TABLE})
         bucket = Bucket(BUCKET)
-        healthy = UploadService(
+        healthy = UploadProcessor(
             ObjectStore(client("s3"), BUCKET), MetadataRepository(client("dynamodb"), TABLE)
         )
         process_event(
             {"Records": [bucket.put("uploads/b.png", png((40, 30)), "image/png")]}, healthy
         )
         second = bucket.put("uploads/b.png", png((300, 120)), "image/png")
-        losing = UploadService(
+        losing = UploadProcessor(
             ObjectStore(client("s3"), BUCKET),
             MetadataRepository(
                 After(client("dynamodb"), "transact_write_items", lose_the_response), TABLE
@@ -253,7 +253,7 @@ def test_concurrent_invocations_keep_metadata_and_thumbnails_in_step(
         create_tables_from_template(client("dynamodb"), {"MetadataTable": TABLE})
         bucket = Bucket(BUCKET)
         scheduler = Scheduler(lambda waiting: data.draw(st.integers(0, waiting - 1)))
-        service = UploadService(
+        service = UploadProcessor(
             ObjectStore(scheduler.gated(client("s3")), BUCKET),
             MetadataRepository(scheduler.gated(client("dynamodb")), TABLE),
         )

@@ -1,0 +1,170 @@
+"""Order event documents for the contract's tests: a valid event of each type, and edge values
+for each place in them with the answer the contract gives (accepted or refused).
+
+Documents are parsed JSON with every number a Decimal, as the consumer parses message bodies;
+`json_text` writes one back with its numbers exactly as they are.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+ILLEGAL = "a\ud800"  # a JSON string (written "a\\ud800") that is not valid Unicode
+NOT_TEXT = [None, True, Decimal(1), [], {}]
+VALID_ITEM = {"productId": "p-1", "quantity": Decimal(2)}
+VALID: dict[str, dict[str, Any]] = {
+    "order_created": {
+        "type": "order_created",
+        "orderId": "o-1",
+        "customerId": "c-1",
+        "items": [VALID_ITEM],
+        "total": Decimal("19.99"),
+    },
+    "order_updated": {
+        "type": "order_updated",
+        "orderId": "o-1",
+        "updates": {
+            "status": "shipped",
+            "items": [VALID_ITEM],
+            "total": Decimal("19.99"),
+            "shippingAddress": "1 Main St",
+        },
+    },
+    "order_cancelled": {"type": "order_cancelled", "orderId": "o-1", "reason": "no longer needed"},
+}
+
+# Edge values of each kind of place, and whether the contract accepts them.
+IDENTIFIERS = [
+    ("o", True),
+    ("A-z_0.9:@#/", True),
+    ("x" * 128, True),
+    ("", False),
+    ("x" * 129, False),
+    ("o 1", False),
+    ("o\n", False),
+    ("ö", False),
+    (ILLEGAL, False),
+    *[(value, False) for value in NOT_TEXT],
+]
+TEXTS = [
+    ("x", True),
+    ("x" * 500, True),
+    ("ö 🎉", True),
+    ("", False),
+    ("x" * 501, False),
+    (ILLEGAL, False),
+    *[(value, False) for value in NOT_TEXT if value is not None],
+]
+AMOUNTS = [
+    *[
+        (Decimal(value), True)
+        for value in ["0", "-0", "0E-9", "0.0001", "1.10000", "19.99", "1E+10", "99999999999.9999"]
+    ],
+    *[
+        (Decimal(value), False)
+        for value in ["0.00001", "-0.01", "1E+11", "100000000000", "1E+400", "1E-400"]
+    ],
+    ("19.99", False),
+    *[(value, False) for value in NOT_TEXT if not isinstance(value, Decimal)],
+]
+QUANTITIES = [
+    *[(Decimal(value), True) for value in ["1", "2.0", "1E+6", "1000000"]],
+    *[(Decimal(value), False) for value in ["0", "-0", "-1", "1.5", "1000001", "1E+400"]],
+    ("2", False),
+    (" 2 ", False),
+    (True, False),
+    (None, False),
+    ([], False),
+]
+ITEMS = [
+    ([VALID_ITEM] * 100, True),
+    ([VALID_ITEM] * 101, False),
+    ([VALID_ITEM, {**VALID_ITEM, "price": Decimal(1)}], False),
+    ([{"productId": "p"}], False),
+    (VALID_ITEM, False),
+    ("p", False),
+]
+ADDRESSES = [
+    *TEXTS,
+    ({"": "x"}, True),
+    ({"k" * 64: "x"}, True),
+    ({f"line{n}": "x" for n in range(20)}, True),
+    ({}, False),
+    ({"k" * 65: "x"}, False),
+    ({ILLEGAL: "x"}, False),
+    ({"a": ""}, False),
+    ({"a": ILLEGAL}, False),
+    ({"a": Decimal(1)}, False),
+    ({f"line{n}": "x" for n in range(21)}, False),
+]
+STATUSES = [
+    *[(status, True) for status in ["pending", "confirmed", "shipped", "delivered"]],
+    *[(status, False) for status in ["cancelled", "Shipped", None, Decimal(1)]],
+]
+UPDATES = [
+    ({"status": "shipped"}, True),
+    ({}, False),
+    (None, False),
+    ([], False),
+    ("status", False),
+    ({"status": None}, False),
+    ({"total": None, "items": None}, False),
+    ({"x": Decimal(1)}, False),
+]
+# The value left out, and an unknown field beside it.
+LEFT_OUT, UNKNOWN_BESIDE = "<left out>", "<unknown field beside>"
+
+# Each place: the event, the path to the value, its edge values.
+PLACES: list[tuple[str, tuple[str | int, ...], list[tuple[Any, bool]]]] = [
+    *[
+        (kind, ("type",), [("order_shipped", False), ("", False), (Decimal(1), False)])
+        for kind in VALID
+    ],
+    *[(kind, ("orderId",), [*IDENTIFIERS, (LEFT_OUT, False)]) for kind in VALID],
+    ("order_created", ("type",), [(LEFT_OUT, False), (UNKNOWN_BESIDE, False)]),
+    ("order_created", ("customerId",), [*IDENTIFIERS, (LEFT_OUT, False)]),
+    ("order_created", ("items",), [*ITEMS, ([], True), (None, False), (LEFT_OUT, True)]),
+    ("order_created", ("items", 0, "productId"), [*IDENTIFIERS, (UNKNOWN_BESIDE, False)]),
+    ("order_created", ("items", 0, "quantity"), [*QUANTITIES, (LEFT_OUT, False)]),
+    ("order_created", ("total",), [*AMOUNTS, (LEFT_OUT, True)]),
+    ("order_updated", ("updates",), [*UPDATES, (LEFT_OUT, False), (UNKNOWN_BESIDE, False)]),
+    ("order_updated", ("updates", "status"), [*STATUSES, (LEFT_OUT, True)]),
+    ("order_updated", ("updates", "items"), [*ITEMS, ([], False), (None, False)]),
+    ("order_updated", ("updates", "total"), [*AMOUNTS, (LEFT_OUT, True)]),
+    ("order_updated", ("updates", "shippingAddress"), [*ADDRESSES, (None, False)]),
+    ("order_cancelled", ("reason",), [*TEXTS, (None, True), (LEFT_OUT, True)]),
+    ("order_cancelled", ("orderId",), [(UNKNOWN_BESIDE, False)]),
+]
+EDGES: list[tuple[str, tuple[str | int, ...], Any, bool]] = [
+    (kind, path, value, accepted) for kind, path, values in PLACES for value, accepted in values
+]
+
+
+def with_value(kind: str, path: tuple[str | int, ...], value: Any) -> dict[str, Any]:
+    """VALID[kind] with the value at `path` replaced (or LEFT_OUT, or UNKNOWN_BESIDE it)."""
+    document: dict[str, Any] = copy.deepcopy(VALID[kind])
+    *parents, last = path
+    target: Any = document
+    for step in parents:
+        target = target[step]
+    if value == LEFT_OUT:
+        del target[last]
+    elif value == UNKNOWN_BESIDE:
+        target["extra"] = Decimal(1)
+    else:
+        target[last] = value
+    return document
+
+
+_NUMBER = re.compile(r'"\\u0000number:([^"]*)\\u0000"')
+
+
+def json_text(document: Any) -> str:
+    """The document as JSON, each Decimal written as the number it is (never through a float),
+    a lone surrogate as its escape."""
+    marked = json.dumps(document, default=lambda number: f"\0number:{number}\0")
+    return _NUMBER.sub(r"\1", marked)
