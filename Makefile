@@ -24,7 +24,7 @@ FN ?= ApiFunction
 # Empty: the function's own sample event (devtools/invoke.py).
 EVENT ?=
 
-.PHONY: help venv runtime lock env-vars acceptance dev test unit lint format build deploy validate audit invoke bench redrive clean
+.PHONY: help venv runtime lock schemas env-vars acceptance dev test unit lint format build deploy validate audit invoke bench redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ runtime: $(RUNTIME_STAMP)  ## create .venv-runtime: the runtime requirements onl
 lock: $(UV)  ## re-resolve the locks (requirements*.txt) from their inputs (requirements*.in)
 	@python313="$$(scripts/find-python313)" || exit 1; \
 	"$$python313" -m devtools.lock $(foreach package,$(UPGRADE),--upgrade-package $(package))
+
+schemas: $(STAMP)  ## docs/schemas/*.schema.json: the queue contracts, generated from src/models/orders.py
+	$(PY) -m devtools.schemas
 
 dev: $(STAMP) $(RUNTIME_STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
 	$(PY) -m devtools.local

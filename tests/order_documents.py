@@ -13,6 +13,8 @@ import re
 from decimal import Decimal
 from typing import Any
 
+from hypothesis import strategies as st
+
 ILLEGAL = "a\ud800"  # a JSON string (written "a\\ud800") that is not valid Unicode
 NOT_TEXT = [None, True, Decimal(1), [], {}]
 VALID_ITEM = {"productId": "p-1", "quantity": Decimal(2)}
@@ -168,3 +170,90 @@ def json_text(document: Any) -> str:
     a lone surrogate as its escape."""
     marked = json.dumps(document, default=lambda number: f"\0number:{number}\0")
     return _NUMBER.sub(r"\1", marked)
+
+
+# --- drawn documents ----------------------------------------------------------------------------
+# Messages of every type drawn around the contract's edges, valid and not: identifiers of any
+# length and alphabet, numbers with any digits and exponent, optional fields left out or null.
+_SOME_TEXT = st.text(st.characters(codec="utf-8"), max_size=6)
+
+
+def _mostly(common: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Nine draws in ten from `common`."""
+    return st.integers(0, 9).flatmap(lambda n: common if n else rare)
+
+
+IDENTIFIER_VALUES = _mostly(
+    st.from_regex(r"[A-Za-z0-9._:@#/-]{1,4}", fullmatch=True),
+    st.from_regex(r"[A-Za-z0-9._:@#/-]{126,130}", fullmatch=True) | _SOME_TEXT,
+)
+TEXT_VALUES = _mostly(_SOME_TEXT, st.integers(495, 505).map(lambda length: "x" * length))
+NUMBER_VALUES = _mostly(
+    st.builds(
+        lambda whole, places: Decimal(whole).scaleb(-places),
+        st.integers(0, 10**6),
+        st.integers(0, 4),
+    ),
+    st.builds(
+        lambda sign, digits, exponent: Decimal((sign, tuple(digits), exponent)),
+        st.sampled_from([0, 1]),
+        st.lists(st.integers(0, 9), min_size=1, max_size=17),
+        st.integers(-7, 13),
+    ),
+)
+ANY_VALUE: st.SearchStrategy[Any] = st.one_of(
+    st.none(), st.booleans(), NUMBER_VALUES, _SOME_TEXT, st.just([]), st.just({})
+)
+
+
+def _maybe(values: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly the values, sometimes something of another kind."""
+    return _mostly(values, ANY_VALUE)
+
+
+ITEM_VALUES = st.fixed_dictionaries(
+    {"productId": _maybe(IDENTIFIER_VALUES), "quantity": _maybe(NUMBER_VALUES)},
+    optional={"price": NUMBER_VALUES},
+)
+ITEM_LISTS = _maybe(st.lists(ITEM_VALUES, max_size=3))
+ADDRESS_VALUES = _maybe(
+    TEXT_VALUES
+    | st.dictionaries(st.one_of(_SOME_TEXT, st.just("k" * 65)), _maybe(TEXT_VALUES), max_size=3)
+)
+STATUS_VALUES = _maybe(
+    st.sampled_from(["pending", "confirmed", "shipped", "delivered", "cancelled", "Shipped"])
+)
+DOCUMENTS: st.SearchStrategy[dict[str, Any]] = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "type": st.just("order_created"),
+            "orderId": _maybe(IDENTIFIER_VALUES),
+            "customerId": _maybe(IDENTIFIER_VALUES),
+        },
+        optional={"items": ITEM_LISTS, "total": _maybe(NUMBER_VALUES)},
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("order_updated"),
+            "orderId": _maybe(IDENTIFIER_VALUES),
+            "updates": _maybe(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "status": STATUS_VALUES,
+                        "items": ITEM_LISTS,
+                        "total": _maybe(NUMBER_VALUES),
+                        "shippingAddress": ADDRESS_VALUES,
+                    },
+                )
+            ),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["order_cancelled", "order_canceled"]),
+            "orderId": _maybe(IDENTIFIER_VALUES),
+        },
+        optional={"reason": st.one_of(st.none(), _maybe(TEXT_VALUES))},
+    ),
+)

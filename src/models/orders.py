@@ -34,6 +34,7 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from src.core.errors import InvalidOrderMessage
 from src.models.common import Timestamp, omit_none
@@ -256,16 +257,24 @@ class Order(BaseModel):
         return self.model_dump(mode="python")
 
 
-class OrderNotification(BaseModel):
-    """Published to the notification topic when an order is created or cancelled."""
+def _left_out_not_null(schema: dict[str, Any]) -> None:
+    # The optional fields of a notification are left out when unset, never null.
+    for field in schema["properties"].values():
+        if field.get("default", ...) is None:
+            del field["default"]
 
-    model_config = ConfigDict(frozen=True, defer_build=True)
+
+class OrderNotification(BaseModel):
+    """Published to the notification topic when an order is created or cancelled: creations
+    carry customerId and total, cancellations their reason when they gave one."""
+
+    model_config = ConfigDict(frozen=True, defer_build=True, json_schema_extra=_left_out_not_null)
 
     type: Literal["order_created", "order_cancelled"]
     orderId: Identifier
-    customerId: Identifier | None = Field(default=None, exclude_if=omit_none)
-    total: Money | None = Field(default=None, exclude_if=omit_none)
-    reason: Text | None = Field(default=None, exclude_if=omit_none)
+    customerId: Identifier | SkipJsonSchema[None] = Field(default=None, exclude_if=omit_none)
+    total: Money | SkipJsonSchema[None] = Field(default=None, exclude_if=omit_none)
+    reason: Text | SkipJsonSchema[None] = Field(default=None, exclude_if=omit_none)
     occurredAt: Timestamp
 
     def to_json(self) -> str:

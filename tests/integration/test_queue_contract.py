@@ -1,0 +1,282 @@
+"""The published queue contract (docs/schemas/) against the consumer: the checked-in schemas are
+the models', and a message is valid by the event schema exactly when the consumer applies it.
+
+Every message goes through the real consumer (process_batch) on the template's orders table
+(moto, in-process). An update or a cancellation needs its order: one is created first, so that
+"applied" turns on the message alone. Numbers are read as decimals on both sides, as the
+schema's description asks of every validator.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+
+from devtools import schemas
+from src.handlers.sqs_handler import process_batch
+from src.models.orders import OrderNotification
+from src.repositories.notifications import NoNotifications
+from src.repositories.orders import OrderRepository
+from src.services.orders import OrderEventService
+from tests.order_documents import DOCUMENTS, EDGES, VALID, json_text, with_value
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENT_SCHEMA = ROOT / "docs" / "schemas" / "order-event.schema.json"
+NOTIFICATION_SCHEMA = ROOT / "docs" / "schemas" / "order-notification.schema.json"
+# The original service's own test message: no items, no total.
+ORIGINAL_SERVICE_MESSAGE = (
+    '{"type": "order_created", "orderId": "order-123", "customerId": "customer-456"}'
+)
+
+
+def _ecma_pattern(
+    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    # JSON Schema's patterns are ECMA-262 regular expressions, where $ ends the string; Python's
+    # re (which jsonschema uses) also lets $ match before a final newline.
+    if isinstance(instance, str) and not re.search(re.sub(r"\$$", r"\\Z", pattern), instance):
+        yield jsonschema.ValidationError(f"does not match {pattern!r}")
+
+
+def _exact_multiple(
+    validator: Any, factor: Decimal, instance: Any, schema: dict[str, Any]
+) -> Iterator[jsonschema.ValidationError]:
+    # multipleOf as JSON Schema defines it, on exact numbers of any size.
+    if (
+        validator.is_type(instance, "number")
+        and (Fraction(instance) / Fraction(factor)).denominator != 1
+    ):
+        yield jsonschema.ValidationError(f"is not a multiple of {factor}")
+
+
+def _decimal_validator(path: Path) -> jsonschema.protocols.Validator:
+    """The schema's validator, with JSON Schema's own "integer" (any number whose fractional
+    part is zero, 2.0 as well as 2: read as decimals, numbers are Decimal, not int) and its own
+    patterns (ECMA-262's $)."""
+    schema = json.loads(path.read_text(), parse_float=Decimal)
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine(
+        "integer",
+        lambda checker, value: (
+            (isinstance(value, int) and not isinstance(value, bool))
+            or (
+                isinstance(value, Decimal)
+                and value.is_finite()
+                and value == value.to_integral_value()
+            )
+        ),
+    )
+    validator_class = jsonschema.validators.extend(
+        base,
+        validators={"pattern": _ecma_pattern, "multipleOf": _exact_multiple},
+        type_checker=checker,
+    )
+    return validator_class(schema, format_checker=base.FORMAT_CHECKER)
+
+
+EVENTS = _decimal_validator(EVENT_SCHEMA)
+
+
+def valid_by_schema(body: str) -> bool:
+    try:
+        document = json.loads(body, parse_float=Decimal)
+    except ValueError:
+        return False
+    if isinstance(document, dict) and document.get("Type") == "Notification":
+        return valid_by_schema(document["Message"])
+    return is_i_json(document) and EVENTS.is_valid(document)
+
+
+def is_i_json(document: Any) -> bool:
+    """Whether every string is valid Unicode, as the schema's description requires (I-JSON, RFC
+    7493): JSON Schema itself cannot say it, and "\\ud800" is a JSON string that is not."""
+    try:
+        json.dumps(document, ensure_ascii=False, default=str).encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class Consumer:
+    """The consumer on the template's orders table, one message at a time."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._dynamodb, self._table = dynamodb, table
+        self._service = OrderEventService(OrderRepository(dynamodb, table), NoNotifications())
+
+    def applies(self, body: str) -> bool:
+        order_id = _order_id(body)
+        if isinstance(order_id, str) and 0 < len(order_id) <= 1024:
+            self._dynamodb.delete_item(TableName=self._table, Key={"orderId": {"S": order_id}})
+            created = json.dumps({"type": "order_created", "orderId": order_id, "customerId": "c"})
+            if _kind(body) != "order_created":
+                self._send(created)  # refused when the id is not one, which the message is too
+        return self._send(body) == []
+
+    def _send(self, body: str) -> list[Any]:
+        record = {"messageId": "m", "body": body, "attributes": {}}
+        failures: list[Any] = process_batch({"Records": [record]}, self._service)[
+            "batchItemFailures"
+        ]
+        return failures
+
+
+def _document(body: str) -> Any:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(document, dict) and document.get("Type") == "Notification":
+        return _document(document.get("Message", ""))
+    return document
+
+
+def _order_id(body: str) -> Any:
+    document = _document(body)
+    return document.get("orderId") if isinstance(document, dict) else None
+
+
+def _kind(body: str) -> Any:
+    document = _document(body)
+    return document.get("type") if isinstance(document, dict) else None
+
+
+@pytest.fixture
+def consumer(dynamodb: Any, orders_table: str) -> Consumer:
+    return Consumer(dynamodb, orders_table)
+
+
+def assert_agree(consumer: Consumer, body: str) -> None:
+    expected = valid_by_schema(body)
+    assert consumer.applies(body) is expected, (
+        f"the schema says {'valid' if expected else 'invalid'}, the consumer "
+        f"{'refused' if expected else 'applied'} it: {body[:300]}"
+    )
+
+
+# --- the checked-in schemas -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(schemas.documents()))
+def test_the_checked_in_schema_is_the_models(name: str) -> None:
+    checked_in = (ROOT / "docs" / "schemas" / name).read_text()
+
+    assert checked_in == schemas.text(schemas.documents()[name]), "stale: run `make schemas`"
+
+
+def test_the_check_names_a_stale_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, document in schemas.documents().items():
+        (tmp_path / name).write_text(schemas.text(document))
+    edited = json.loads((tmp_path / "order-event.schema.json").read_text())
+    edited["$defs"]["OrderItem"]["properties"]["quantity"]["maximum"] = 5
+    (tmp_path / "order-event.schema.json").write_text(json.dumps(edited))
+    monkeypatch.setattr(schemas, "SCHEMAS", tmp_path)
+
+    assert schemas.main(["--check"]) == 1
+    assert capsys.readouterr().err == "stale: order-event.schema.json; run `make schemas`\n"
+
+
+def test_the_schemas_are_json_schema_2020_12() -> None:
+    for path in (EVENT_SCHEMA, NOTIFICATION_SCHEMA):
+        schema = json.loads(path.read_text())
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+        jsonschema.Draft202012Validator.check_schema(schema)
+
+
+# --- the schema and the consumer agree ----------------------------------------------------------
+
+
+def test_the_original_services_message_is_valid_and_applied(consumer: Consumer) -> None:
+    assert valid_by_schema(ORIGINAL_SERVICE_MESSAGE)
+    assert consumer.applies(ORIGINAL_SERVICE_MESSAGE)
+
+
+SAMPLE_BODIES = [
+    (path.name, record["body"])
+    for path in sorted((ROOT / "events").glob("sqs_*.json"))
+    for record in json.loads(path.read_text())["Records"]
+]
+
+
+@pytest.mark.parametrize(
+    ("sample", "body"), SAMPLE_BODIES, ids=[f"{n}:{i}" for i, (n, _) in enumerate(SAMPLE_BODIES)]
+)
+def test_the_sample_events_agree(consumer: Consumer, sample: str, body: str) -> None:
+    assert_agree(consumer, body)
+
+
+def test_the_samples_hold_both_valid_and_invalid_messages() -> None:
+    assert {valid_by_schema(body) for _, body in SAMPLE_BODIES} == {True, False}
+
+
+@pytest.mark.parametrize(("kind", "path", "value", "accepted"), EDGES, ids=range(len(EDGES)))
+def test_each_edge_value_agrees(
+    consumer: Consumer, kind: str, path: tuple[str | int, ...], value: Any, accepted: bool
+) -> None:
+    body = json_text(with_value(kind, path, value))
+
+    assert valid_by_schema(body) is accepted
+    assert_agree(consumer, body)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(document=DOCUMENTS)
+def test_drawn_messages_agree(consumer: Consumer, document: dict[str, Any]) -> None:
+    body = json_text(document)
+    event(f"{document['type']} valid: {valid_by_schema(body)}")  # --hypothesis-show-statistics
+    assert_agree(consumer, body)
+
+
+# --- notifications ------------------------------------------------------------------------------
+
+
+def test_published_notifications_are_valid_by_their_schema(
+    dynamodb: Any, orders_table: str
+) -> None:
+    notifications = _decimal_validator(NOTIFICATION_SCHEMA)
+    sent: list[OrderNotification] = []
+
+    class Recording:
+        def publish(self, batch: Any) -> set[int]:
+            sent.extend(batch)
+            return set()
+
+    service = OrderEventService(OrderRepository(dynamodb, orders_table), Recording())
+    bodies = [
+        json_text(VALID["order_created"]),
+        ORIGINAL_SERVICE_MESSAGE.replace("order-123", "o-2"),
+        json_text(VALID["order_cancelled"]),
+        '{"type": "order_created", "orderId": "o-3", "customerId": "c"}',
+        '{"type": "order_cancelled", "orderId": "o-3"}',
+    ]
+    records = [
+        {"messageId": str(n), "body": body, "attributes": {}} for n, body in enumerate(bodies)
+    ]
+    for record in records:  # one at a time: each order's creation before its cancellation
+        assert process_batch({"Records": [record]}, service) == {"batchItemFailures": []}
+
+    messages = [json.loads(notification.to_json(), parse_float=Decimal) for notification in sent]
+    assert [message["type"] for message in messages] == [
+        "order_created",
+        "order_created",
+        "order_cancelled",
+        "order_created",
+        "order_cancelled",
+    ]
+    for message in messages:
+        notifications.validate(message)
+    assert messages[0]["total"] == Decimal("19.99")
+    assert "reason" not in messages[4]
