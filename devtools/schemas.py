@@ -1,10 +1,10 @@
 """The published queue contracts, generated from the models of src.models.orders:
 
-    docs/schemas/order-event.schema.json         what producers put on the order queue
-    docs/schemas/order-notification.schema.json  what the notification topic publishes
+docs/schemas/order-event.schema.json         what producers put on the order queue
+docs/schemas/order-notification.schema.json  what the notification topic publishes
 
-    python -m devtools.schemas           write them (make schemas)
-    python -m devtools.schemas --check   exit 1, naming the stale ones, when they differ
+python -m devtools.schemas           write them (make schemas)
+python -m devtools.schemas --check   exit 1, naming the stale ones, when they differ
 """
 
 from __future__ import annotations
@@ -32,9 +32,7 @@ class _Published(GenerateJsonSchema):
         return False
 
 
-def _document(
-    adapter: TypeAdapter[Any], mode: Any, name: str, description: str
-) -> dict[str, Any]:
+def _document(adapter: TypeAdapter[Any], mode: Any, name: str, description: str) -> dict[str, Any]:
     schema = adapter.json_schema(mode=mode, schema_generator=_Published)
     return {
         "$schema": DIALECT,
