@@ -70,10 +70,22 @@ def upload_tickets() -> UploadTickets:
     return UploadTickets(ObjectStore(s3_client(), settings.uploads_bucket))
 
 
+# What a client can do next with the user a response returns (OpenAPI links).
+USER_LINKS = {
+    name: (operation, {"userId": "$response.body#/userId"})
+    for name, operation in (
+        ("GetUser", "get_user"),
+        ("UpdateUser", "update_user"),
+        ("DeleteUser", "delete_user"),
+    )
+}
+
+
 @app.post(
     "/users",
     status=HTTPStatus.CREATED,
     errors=(HTTPStatus.CONFLICT,),
+    links=USER_LINKS,
     summary="Create a user",
     tags=("users",),
 )
@@ -103,6 +115,7 @@ def get_user(path: UserPath) -> User:
 @app.put(
     "/users/{userId}",
     errors=(HTTPStatus.NOT_FOUND,),
+    links=USER_LINKS,
     summary="Change a user's name or age",
     tags=("users",),
 )

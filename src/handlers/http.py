@@ -103,6 +103,8 @@ class Route:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     errors: tuple[HTTPStatus, ...] = ()
+    # OpenAPI links of the success response: name -> (operationId, parameter -> expression).
+    links: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
     summary: str | None = None
     tags: tuple[str, ...] = ()
     documented: bool = True
@@ -384,6 +386,11 @@ def _openapi_document(api: Api) -> dict[str, Any]:
         success: dict[str, Any] = {"description": HTTPStatus(route.status).phrase}
         if route.response:
             success["content"] = {JSON: {"schema": refs[(route.response, "serialization")]}}
+        if route.links:
+            success["links"] = {
+                name: {"operationId": operation_id, "parameters": dict(parameters)}
+                for name, (operation_id, parameters) in route.links.items()
+            }
         error = {JSON: {"schema": refs[(ErrorBody, "serialization")]}}
         statuses = (*route.errors, *(BODY_DOCUMENTED if route.body else ()), *ALWAYS_DOCUMENTED)
         operation["responses"] = {

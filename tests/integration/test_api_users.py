@@ -514,6 +514,36 @@ class TestOpenApi:
         assert user_id["required"]
         assert user_id["schema"]["maxLength"] == 128
 
+    def test_links_lead_from_a_returned_user_to_the_operations_on_it(self, api: ApiClient) -> None:
+        paths = api.request("GET", "/openapi.json").body["paths"]
+        operations = {
+            operation["operationId"]: operation
+            for methods in paths.values()
+            for operation in methods.values()
+        }
+
+        expected = {
+            "GetUser": {
+                "operationId": "get_user",
+                "parameters": {"userId": "$response.body#/userId"},
+            },
+            "UpdateUser": {
+                "operationId": "update_user",
+                "parameters": {"userId": "$response.body#/userId"},
+            },
+            "DeleteUser": {
+                "operationId": "delete_user",
+                "parameters": {"userId": "$response.body#/userId"},
+            },
+        }
+        assert paths["/users"]["post"]["responses"]["201"]["links"] == expected
+        assert paths["/users/{userId}"]["put"]["responses"]["200"]["links"] == expected
+        for link in expected.values():
+            names = [
+                parameter["name"] for parameter in operations[link["operationId"]]["parameters"]
+            ]
+            assert names == ["userId"]
+
 
 def _json(value: Any) -> str:
     import json
