@@ -12,6 +12,10 @@ RUNTIME := .venv-runtime
 RUNTIME_STAMP := $(RUNTIME)/.installed
 MINISTACK := .venv-ministack
 MINISTACK_STAMP := $(MINISTACK)/.installed
+NODE_TOOLS := devtools/node
+NODE_STAMP := $(NODE_TOOLS)/node_modules/.installed
+# The commit whose OpenAPI document `make api-diff` compares with.
+BASE ?= main
 ENV ?= development
 # The region of every AWS command here: AWS_REGION / AWS_DEFAULT_REGION when set.
 REGION ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),us-east-1)
@@ -24,7 +28,7 @@ FN ?= ApiFunction
 # Empty: the function's own sample event (devtools/invoke.py).
 EVENT ?=
 
-.PHONY: help venv runtime lock schemas env-vars acceptance dev test unit lint format build deploy validate audit invoke bench redrive clean
+.PHONY: help venv runtime lock schemas api-diff env-vars acceptance dev test unit lint format build deploy validate audit invoke bench redrive clean
 
 help:  ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -82,6 +86,12 @@ $(MINISTACK_STAMP): requirements-ministack.txt $(UV) scripts/find-python313
 	$(call make-venv,$(MINISTACK),requirements-ministack.txt)
 	@touch $@
 
+# Node tools (api-smart-diff for `make api-diff`), from their lock with its integrity hashes.
+$(NODE_STAMP): $(NODE_TOOLS)/package.json $(NODE_TOOLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "error: make api-diff needs Node.js and npm on PATH"; exit 1; }
+	npm ci --prefix $(NODE_TOOLS) --silent --no-audit --no-fund
+	@touch $@
+
 runtime: $(RUNTIME_STAMP)  ## create .venv-runtime: the runtime requirements only, as on Lambda
 
 # UPGRADE=<package> lets that package (a transitive one too) move to its newest allowed version.
@@ -89,17 +99,21 @@ lock: $(UV)  ## re-resolve the locks (requirements*.txt) from their inputs (requ
 	@python313="$$(scripts/find-python313)" || exit 1; \
 	"$$python313" -m devtools.lock $(foreach package,$(UPGRADE),--upgrade-package $(package))
 
-schemas: $(STAMP)  ## docs/schemas/*.schema.json: the queue contracts, generated from src/models/orders.py
+schemas: $(STAMP)  ## docs/openapi.json and docs/schemas/: the published contracts, from the models
 	$(PY) -m devtools.schemas
+
+api-diff: $(STAMP) $(NODE_STAMP)  ## breaking changes in the OpenAPI document against BASE's (default main)
+	$(PY) -m devtools.api_diff --base $(BASE)
 
 dev: $(STAMP) $(RUNTIME_STAMP)  ## the whole service locally (API :3000, AWS emulator :4566) until Ctrl-C
 	$(PY) -m devtools.local
 
-test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP)  ## ruff, mypy, the template checks, every test
+test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP) $(NODE_STAMP)  ## ruff, mypy, the template checks, the API's breaking changes, every test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory api-diff
 	$(PY) -m pytest
 
 # ENV given (make acceptance ENV=staging): that deployed stack, with AWS credentials for it.
@@ -114,11 +128,12 @@ endif
 unit: $(STAMP)  ## run the unit tests only
 	$(PY) -m pytest tests/unit
 
-lint: $(STAMP)  ## ruff, mypy and the template linters
+lint: $(STAMP)  ## ruff, mypy, the template linters and the API's breaking changes
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory validate
+	$(MAKE) --no-print-directory api-diff
 
 format: $(STAMP)  ## apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

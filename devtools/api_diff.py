@@ -1,0 +1,78 @@
+"""Breaking changes in the API's OpenAPI document, against another commit's (main by default):
+
+    python -m devtools.api_diff                # the working tree's document against main's
+    python -m devtools.api_diff --base v1.2    # against another commit
+
+The working tree's document is generated from the routes (as `make schemas` writes it); the
+base's is its checked-in `docs/openapi.json`. api-smart-diff (devtools/node) classifies each
+change; every breaking one is printed, and the exit status is 1 when there is one. A change
+that breaks clients goes through an issue first (the contract changes there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from devtools.schemas import OPENAPI_FILE, ROOT, openapi_document
+
+NODE_TOOLS = ROOT / "devtools" / "node"
+
+
+def breaking_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """The changes from `before` to `after` that can break a client (or cannot be classified)."""
+    with tempfile.TemporaryDirectory() as folder:
+        paths = [Path(folder) / "before.json", Path(folder) / "after.json"]
+        for path, document in zip(paths, (before, after), strict=True):
+            path.write_text(json.dumps(document))
+        run = subprocess.run(
+            ["node", str(NODE_TOOLS / "breaking.cjs"), *map(str, paths)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=NODE_TOOLS,
+        )
+    return [json.loads(line) for line in run.stdout.splitlines()]
+
+
+def base_document(ref: str) -> dict[str, Any] | None:
+    """The checked-in document at `ref`; None when that commit has none."""
+    shown = subprocess.run(
+        ["git", "show", f"{ref}:{OPENAPI_FILE.relative_to(ROOT).as_posix()}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if shown.returncode != 0:
+        return None
+    document: dict[str, Any] = json.loads(shown.stdout)
+    return document
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="main", help="the commit to compare with (main)")
+    arguments = parser.parse_args(argv)
+    before = base_document(arguments.base)
+    if before is None:
+        print(f"api-diff: {arguments.base} has no {OPENAPI_FILE.name}: nothing to compare with")
+        return 0
+    changes = breaking_changes(before, openapi_document())
+    for change in changes:
+        where = " > ".join(str(step) for step in change["path"])
+        print(f"{change['type']}: {change['description'] or change['action']} (at {where})")
+    if changes:
+        print(f"api-diff: {len(changes)} change(s) against {arguments.base} can break clients")
+        return 1
+    print(f"api-diff: no breaking change against {arguments.base}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
