@@ -5,8 +5,11 @@
 
 The working tree's document is generated from the routes (as `make schemas` writes it); the
 base's is its checked-in `docs/openapi.json`. api-smart-diff (devtools/node) classifies each
-change; every breaking one is printed, and the exit status is 1 when there is one. A change
-that breaks clients goes through an issue first (the contract changes there).
+change. The changes read are those under `paths`, where each schema is seen as a request or a
+response (its reports on `components` alone do not know which, and repeat them). Every breaking
+one is printed and makes the exit status 1; one it cannot classify (an added link, say) is
+printed for review. A change that breaks clients goes through an issue first (the contract
+changes there).
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ NODE_TOOLS = ROOT / "devtools" / "node"
 
 
 def breaking_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
-    """The changes from `before` to `after` that can break a client (or cannot be classified)."""
+    """The changes from `before` to `after` under `paths` that can break a client, or that
+    api-smart-diff cannot classify (`type` says which)."""
     with tempfile.TemporaryDirectory() as folder:
         paths = [Path(folder) / "before.json", Path(folder) / "after.json"]
         for path, document in zip(paths, (before, after), strict=True):
@@ -37,7 +41,8 @@ def breaking_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict
             check=True,
             cwd=NODE_TOOLS,
         )
-    return [json.loads(line) for line in run.stdout.splitlines()]
+    changes = [json.loads(line) for line in run.stdout.splitlines()]
+    return [change for change in changes if change["path"][:1] == ["paths"]]
 
 
 def base_document(ref: str) -> dict[str, Any] | None:
@@ -67,8 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     for change in changes:
         where = " > ".join(str(step) for step in change["path"])
         print(f"{change['type']}: {change['description'] or change['action']} (at {where})")
-    if changes:
-        print(f"api-diff: {len(changes)} change(s) against {arguments.base} can break clients")
+    breaking = [change for change in changes if change["type"] == "breaking"]
+    if breaking:
+        print(f"api-diff: {len(breaking)} change(s) against {arguments.base} can break clients")
         return 1
     print(f"api-diff: no breaking change against {arguments.base}")
     return 0

@@ -65,7 +65,9 @@ def test_a_change_that_breaks_clients_is_named(
 ) -> None:
     changes = api_diff.breaking_changes(DOCUMENT, changed(edit))
 
-    assert any(change["description"].startswith(named) for change in changes), changes
+    assert [change["type"] for change in changes if change["description"].startswith(named)] == [
+        "breaking"
+    ], changes
 
 
 @pytest.mark.parametrize(
@@ -86,6 +88,20 @@ def test_a_change_that_breaks_clients_is_named(
 )
 def test_a_change_clients_survive_is_not_reported(edit: Callable[[dict[str, Any]], Any]) -> None:
     assert api_diff.breaking_changes(DOCUMENT, changed(edit)) == []
+
+
+def test_an_added_link_is_shown_for_review_but_does_not_fail(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = changed(lambda d: d["paths"]["/users"]["post"]["responses"]["201"].pop("links"))
+    monkeypatch.setattr(api_diff, "base_document", lambda ref: base)
+
+    assert api_diff.main([]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "unclassified: [Added] annotation (links) to Response 201"
+        " (at paths > /users > post > responses > 201 > links)",
+        "api-diff: no breaking change against main",
+    ]
 
 
 def test_the_check_fails_and_prints_each_breaking_change(
