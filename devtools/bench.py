@@ -381,7 +381,6 @@ def budgets(results: dict[str, Any]) -> list[tuple[str, float, float, str]]:
     floor = cold["floor"]
     return [
         ("API cold start / floor", cold["ApiFunction"] / floor, 1.5, "x"),
-        ("SQS cold start / floor", cold["SqsHandlerFunction"] / floor, 1.6, "x"),
         ("S3 cold start / floor", cold["S3HandlerFunction"] / floor, 1.6, "x"),
         (
             "warm GET /users/{id} / floor GetItem",
@@ -389,10 +388,19 @@ def budgets(results: dict[str, Any]) -> list[tuple[str, float, float, str]]:
             1.2,
             "x",
         ),
+        # The consumer's cold start is reported, not budgeted: no user waits on it. Its time per
+        # batch is what bills: eleven calls (ten writes, one publish), each about the floor's
+        # GetItem against the emulator, and the consumer's own work within one more.
         (
-            "AWS calls, SQS batch of 10 with notifications",
-            calls["SQS batch of 10 order_created"],
+            "warm SQS batch of 10 with notifications / floor GetItem",
+            warm["SQS batch of 10"]["median"] / warm["floor GetItem"]["median"],
             12,
+            "x",
+        ),
+        (
+            "AWS calls per message, SQS batch of 10 with notifications",
+            calls["SQS batch of 10 order_created"] / 10,
+            1.1,
             "calls",
         ),
         ("AWS calls, GET /users/{id}", calls["GET /users/{id}"], 1, "calls"),
@@ -430,7 +438,7 @@ def report(results: dict[str, Any]) -> bool:
         passed = measured <= budget
         ok &= passed
         print(
-            f"  {'ok  ' if passed else 'OVER'} {what:48} {measured:8.2f} {unit} (budget {budget:g})"
+            f"  {'ok  ' if passed else 'OVER'} {what:58} {measured:8.2f} {unit} (budget {budget:g})"
         )
     results["budgets"] = [
         {"what": w, "measured": m, "budget": b, "unit": u, "ok": m <= b}
