@@ -233,6 +233,18 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
     assert measured["aws_calls"]["SQS batch of 10 order_created"] == 11
     assert {"GET /users/{id}", "floor GetItem", "POST /users"} <= set(measured["warm_ms"])
     assert "budgets" in run.stdout
+    assert [budget["what"] for budget in measured["budgets"]] == [
+        "API cold start / floor",
+        "S3 cold start / floor",
+        "warm GET /users/{id} / floor GetItem",
+        "warm SQS batch of 10 with notifications / floor GetItem",
+        "AWS calls per message, SQS batch of 10 with notifications",
+        "AWS calls, GET /users/{id}",
+        "AWS calls, POST /users",
+        "all artifacts (MB, layer once)",
+    ]
+    calls_per_message = measured["budgets"][4]
+    assert (calls_per_message["measured"], calls_per_message["ok"]) == (1.1, True)
 
 
 STAGING = "users-service-staging"
