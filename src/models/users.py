@@ -103,10 +103,6 @@ class UpdateUserRequest(BaseModel):
             raise ValueError("name cannot be null")
         return self
 
-    @property
-    def removes_age(self) -> bool:
-        return "age" in self.model_fields_set and self.age is None
-
 
 class User(BaseModel):
     """A user as the API returns it. Optional attributes are omitted, not null."""

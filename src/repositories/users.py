@@ -9,7 +9,7 @@ is free again. Claim items carry `kind = "email"` and are never returned as user
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 USER_KIND = "user"
 EMAIL_CLAIM_KIND = "email"
 EMAIL_CLAIM_PREFIX = "email#"
+# The attributes an update may change: field -> expression attribute name.
+UPDATABLE = {"name": "#name", "age": "#age"}
 
 
 def _claim_key(email: str) -> dict[str, AttributeValueTypeDef]:
@@ -86,30 +88,27 @@ class UserRepository:
             raise UserNotFound(user_id)
         return _from_item(item)
 
-    def update(
-        self,
-        user_id: str,
-        *,
-        name: str | None,
-        age: int | None,
-        remove_age: bool,
-        updated_at: datetime,
-    ) -> User:
-        """Change the given attributes of an existing user, in one conditional write."""
+    def update(self, user_id: str, changes: Mapping[str, Any], updated_at: datetime) -> User:
+        """Change an existing user's attributes in one conditional write: each of `changes`
+        (name, age) is set to its value, or removed when its value is None."""
         assignments = ["updatedAt = :updatedAt"]
+        removals = []
         values: dict[str, Any] = {
             ":updatedAt": to_attribute(iso_utc(updated_at)),
             ":user": to_attribute(USER_KIND),
         }
         names = {"#kind": "kind"}
-        if name is not None:
-            assignments.append("#name = :name")
-            names["#name"] = "name"
-            values[":name"] = to_attribute(name)
-        if age is not None:
-            assignments.append("age = :age")
-            values[":age"] = to_attribute(age)
-        expression = "SET " + ", ".join(assignments) + (" REMOVE age" if remove_age else "")
+        for field, value in changes.items():
+            name = UPDATABLE[field]  # attribute names never come from a request
+            names[name] = field
+            if value is None:
+                removals.append(name)
+            else:
+                assignments.append(f"{name} = :{field}")
+                values[f":{field}"] = to_attribute(value)
+        expression = "SET " + ", ".join(assignments)
+        if removals:
+            expression += " REMOVE " + ", ".join(removals)
         try:
             response = self._client.update_item(
                 TableName=self._table,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from src.core.clock import utc_now
 from src.models.users import CreateUserRequest, UpdateUserRequest, User, UserPage
@@ -17,15 +17,7 @@ class UserStore(Protocol):
 
     def create(self, user: User) -> None: ...
     def get(self, user_id: str) -> User: ...
-    def update(
-        self,
-        user_id: str,
-        *,
-        name: str | None,
-        age: int | None,
-        remove_age: bool,
-        updated_at: datetime,
-    ) -> User: ...
+    def update(self, user_id: str, changes: Mapping[str, Any], updated_at: datetime) -> User: ...
     def delete(self, user_id: str) -> None: ...
     def list_page(self, limit: int, after: str | None) -> tuple[list[User], str | None]: ...
 
@@ -57,12 +49,9 @@ class UserService:
         return self._store.get(user_id)
 
     def update_user(self, user_id: str, request: UpdateUserRequest) -> User:
+        # The fields the request gives; None (only age may be null) removes the attribute.
         return self._store.update(
-            user_id,
-            name=request.name,
-            age=request.age,
-            remove_age=request.removes_age,
-            updated_at=self._clock(),
+            user_id, request.model_dump(exclude_unset=True), updated_at=self._clock()
         )
 
     def delete_user(self, user_id: str) -> None:

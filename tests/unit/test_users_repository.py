@@ -53,7 +53,7 @@ def test_update_of_a_missing_user_creates_nothing(
     repository: UserRepository, dynamodb: Any, users_table: str
 ) -> None:
     with pytest.raises(UserNotFound):
-        repository.update("ghost", name="x", age=None, remove_age=False, updated_at=NOW)
+        repository.update("ghost", {"name": "x"}, updated_at=NOW)
 
     assert dynamodb.scan(TableName=users_table)["Count"] == 0
 
