@@ -29,6 +29,7 @@ DOCUMENT_ENVIRONMENT = {
     "USERS_TABLE": "users",
     "ORDERS_TABLE": "orders",
     "UPLOADS_BUCKET": "uploads",
+    "IDEMPOTENCY_TABLE": "idempotency",
 }
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -25,6 +25,7 @@ os.environ.update(
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:order-notifications",
         "METADATA_TABLE": "metadata-test",
         "UPLOADS_BUCKET": "uploads-test",
+        "IDEMPOTENCY_TABLE": "idempotency-test",
         "CORS_ALLOW_ORIGIN": "https://app.example.com",
     }
 )
@@ -80,6 +81,11 @@ def users_table(dynamodb: Any) -> str:
 @pytest.fixture
 def orders_table(dynamodb: Any) -> str:
     return _configured_table(dynamodb, "OrdersTable", "ORDERS_TABLE")
+
+
+@pytest.fixture
+def idempotency_table(dynamodb: Any) -> str:
+    return _configured_table(dynamodb, "IdempotencyTable", "IDEMPOTENCY_TABLE")
 
 
 @pytest.fixture
@@ -239,6 +245,6 @@ class ApiClient:
 
 
 @pytest.fixture
-def api(users_table: str, orders_table: str) -> ApiClient:
-    """An API client over empty users and orders tables."""
+def api(users_table: str, orders_table: str, idempotency_table: str) -> ApiClient:
+    """An API client over empty users, orders and idempotency tables."""
     return ApiClient()

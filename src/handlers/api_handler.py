@@ -16,7 +16,8 @@ from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
 from src.core.snapstart import prepare_snapshot
 from src.handlers import docs
-from src.handlers.http import Api, Response
+from src.handlers.http import JSON, Api, Response
+from src.handlers.idempotency import KeyedRequest
 from src.models.orders import Order, OrderPath
 from src.models.uploads import UploadRequest, UploadTicket
 from src.models.users import (
@@ -27,6 +28,7 @@ from src.models.users import (
     UserPage,
     UserPath,
 )
+from src.repositories.idempotency import IdempotencyRepository
 from src.repositories.users import UserRepository
 from src.services.users import UserService
 
@@ -43,6 +45,15 @@ app = Api(
     description="Users on DynamoDB, the orders applied from the order queue, and uploads.",
     cors_allow_origin=settings.cors_allow_origin,
 )
+
+
+@functools.cache
+def idempotency_records() -> IdempotencyRepository:
+    """The Idempotency-Key records of this execution environment."""
+    return IdempotencyRepository(dynamodb_client(), settings.idempotency_table)
+
+
+app.idempotency_store = idempotency_records
 
 
 @functools.cache
@@ -85,12 +96,21 @@ USER_LINKS = {
     "/users",
     status=HTTPStatus.CREATED,
     errors=(HTTPStatus.CONFLICT,),
+    idempotent=True,
     links=USER_LINKS,
     summary="Create a user",
     tags=("users",),
 )
-def create_user(body: CreateUserRequest) -> User:
-    return user_service().create_user(body)
+def create_user(body: CreateUserRequest, idempotency: KeyedRequest | None = None) -> User:
+    # Under an Idempotency-Key, the response is recorded in the user's own transaction.
+    record = None
+    if idempotency is not None:
+        keyed = idempotency
+
+        def record(user: User) -> Any:
+            return keyed.completion(HTTPStatus.CREATED, user.model_dump_json(), JSON)
+
+    return user_service().create_user(body, record)
 
 
 @app.get(
@@ -147,6 +167,7 @@ def get_order(path: OrderPath) -> Order:
 @app.post(
     "/uploads",
     status=HTTPStatus.CREATED,
+    idempotent=True,
     summary="Get a presigned URL to upload a file",
     tags=("uploads",),
 )
@@ -174,6 +195,7 @@ def docs_asset(path: docs.AssetPath) -> Response:
 
 def prime() -> None:
     """SnapStart's init: every service and client built, every route ready to validate."""
+    idempotency_records()
     user_service()
     order_service()
     upload_tickets()
@@ -185,4 +207,4 @@ prepare_snapshot(prime)
 
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return app.handle(event)
+    return app.handle(event, context)

@@ -19,12 +19,14 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Any, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ValidationError
 
 from src.core.aws import is_transient
+from src.core.clock import utc_now
 from src.core.errors import (
     BodyTooLarge,
     Conflict,
@@ -35,6 +37,7 @@ from src.core.errors import (
     UnsupportedMediaType,
 )
 from src.core.logging import current_request_id
+from src.handlers import idempotency
 from src.models.common import ErrorBody
 
 logger = logging.getLogger(__name__)
@@ -47,7 +50,13 @@ MAX_BODY_BYTES = 10 * 1024
 RETRY_AFTER_SECONDS = 1
 # How long a browser may cache a preflight answer, and the request headers it may send.
 PREFLIGHT_MAX_AGE_SECONDS = 600
-CORS_ALLOW_HEADERS = "Authorization,Content-Type,X-Amz-Date,X-Amz-Security-Token,X-Api-Key"
+CORS_ALLOW_HEADERS = (
+    "Authorization,Content-Type,Idempotency-Key,X-Amz-Date,X-Amz-Security-Token,X-Api-Key"
+)
+# The response headers a browser script may read besides the simple ones.
+CORS_EXPOSE_HEADERS = "Idempotent-Replayed,Retry-After"
+# An invocation's deadline when no Lambda context says it (the template's API timeout).
+DEFAULT_DEADLINE_MS = 10_000
 
 # The one place where domain errors become HTTP statuses (most specific class first).
 STATUS_BY_ERROR: list[tuple[type[DomainError], HTTPStatus]] = [
@@ -103,6 +112,9 @@ class Route:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     errors: tuple[HTTPStatus, ...] = ()
+    # Takes an Idempotency-Key header; the endpoint may take `idempotency`, its KeyedRequest.
+    idempotent: bool = False
+    takes_idempotency: bool = False
     # OpenAPI links of the success response: name -> (operationId, parameter -> expression).
     links: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
     summary: str | None = None
@@ -126,6 +138,8 @@ class Api:
         self.cors_allow_origin = cors_allow_origin
         self.routes: list[Route] = []
         self._document: dict[str, Any] | None = None
+        # The store of idempotency records (built on first use); None: the header is ignored.
+        self.idempotency_store: Callable[[], idempotency.KeyStore] | None = None
 
     def route(self, method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
         """Register the decorated function as the endpoint of `method` on `path`. Its
@@ -145,6 +159,7 @@ class Api:
                     query=hints.get("query"),
                     body=hints.get("body"),
                     response=response,
+                    takes_idempotency="idempotency" in hints,
                     **options,
                 )
             )
@@ -165,21 +180,22 @@ class Api:
         return self.route("DELETE", path, **options)
 
     # --- events ----------------------------------------------------------------------------
-    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        """The proxy response to an API Gateway REST proxy event."""
+    def handle(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        """The proxy response to an API Gateway REST proxy event (`context`: the Lambda
+        context, whose deadline bounds an Idempotency-Key's in-flight mark)."""
+        remaining = context.get_remaining_time_in_millis() if context is not None else None
+        deadline = utc_now() + timedelta(
+            milliseconds=remaining if remaining is not None else DEFAULT_DEADLINE_MS
+        )
         try:
-            response = self._dispatch(event)
+            response = self._dispatch(event, deadline)
         except DomainError as exc:
-            status = next(
-                (status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind)),
-                HTTPStatus.BAD_REQUEST,
-            )
-            response = error_response(status, str(exc), exc.details)
+            response = domain_response(exc)
         except Exception as exc:  # every other failure is answered (a 500 or 503), not raised
             response = server_error(exc)
         return self._proxy_response(response)
 
-    def _dispatch(self, event: Mapping[str, Any]) -> Response:
+    def _dispatch(self, event: Mapping[str, Any], deadline: datetime) -> Response:
         method, path = str(event.get("httpMethod") or ""), str(event.get("path") or "/")
         matches = [
             (route, found) for route in self.routes if (found := route.pattern.fullmatch(path))
@@ -187,7 +203,7 @@ class Api:
         if method != "OPTIONS":
             for route, found in matches:
                 if route.method == method:
-                    return self._run(route, found.groupdict(), event)
+                    return self._run(route, found.groupdict(), event, deadline)
         # A preflight, or a method the path does not take: both answer with the path's methods.
         allowed = sorted({route.method for route, _ in matches} | {"OPTIONS"})
         if method == "OPTIONS":
@@ -207,8 +223,14 @@ class Api:
             )
         return error_response(HTTPStatus.NOT_FOUND, "not found")
 
-    def _run(self, route: Route, path: dict[str, str], event: Mapping[str, Any]) -> Response:
+    def _run(
+        self, route: Route, path: dict[str, str], event: Mapping[str, Any], deadline: datetime
+    ) -> Response:
         _refuse_other_media_types(event)
+        try:
+            key = idempotency.requested_key(event) if route.idempotent else None
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
         query: dict[str, str] = dict(event.get("queryStringParameters") or {})
         declared = route.query.model_fields if route.query else {}
         unknown = sorted(set(query) - set(declared))
@@ -220,10 +242,47 @@ class Api:
             arguments["path"] = _validated(route.path_params, path, "path", problems)
         if route.query:
             arguments["query"] = _validated(route.query, query, "query", problems)
+        document = _json_body(event) if route.body else None
         if route.body:
-            arguments["body"] = _validated(route.body, _json_body(event), None, problems)
+            arguments["body"] = _validated(route.body, document, None, problems)
         if problems:
             raise RequestValidationFailed(problems)
+        if key is None or self.idempotency_store is None:
+            return self._respond(route, arguments)
+        return self._run_keyed(
+            route,
+            arguments,
+            idempotency.KeyedRequest.of(self.idempotency_store(), event, key, document),
+            deadline,
+        )
+
+    def _run_keyed(
+        self,
+        route: Route,
+        arguments: dict[str, Any],
+        request: idempotency.KeyedRequest,
+        deadline: datetime,
+    ) -> Response:
+        """The route under an Idempotency-Key: run once, its answer kept for the repeats."""
+        answered = request.claim(utc_now(), deadline)
+        if answered is not None:
+            status, text, content_type, headers = answered
+            return Response(status, text, content_type, headers)
+        if route.takes_idempotency:
+            arguments = {**arguments, "idempotency": request}
+        try:
+            response = self._respond(route, arguments)
+        except DomainError as exc:
+            response = domain_response(exc)
+            request.finish(response.status, *_body_text(response), succeeded=False)
+            return response
+        except Exception:
+            request.abandon()
+            raise
+        request.finish(response.status, *_body_text(response), succeeded=True)
+        return response
+
+    def _respond(self, route: Route, arguments: dict[str, Any]) -> Response:
         result = route.endpoint(**arguments)
         if isinstance(result, Response):
             return result
@@ -237,18 +296,14 @@ class Api:
         return Response(route.status, result)
 
     def _proxy_response(self, response: Response) -> dict[str, Any]:
-        headers = {"Access-Control-Allow-Origin": self.cors_allow_origin, **response.headers}
-        body = response.body
-        if body is None:
-            text = ""
-        else:
-            headers["Content-Type"] = response.content_type
-            if isinstance(body, BaseModel):
-                text = body.model_dump_json()
-            elif isinstance(body, str):
-                text = body
-            else:
-                text = json.dumps(body, separators=(",", ":"))
+        headers = {
+            "Access-Control-Allow-Origin": self.cors_allow_origin,
+            "Access-Control-Expose-Headers": CORS_EXPOSE_HEADERS,
+            **response.headers,
+        }
+        text, content_type = _body_text(response)
+        if response.body is not None:
+            headers["Content-Type"] = content_type
         return {
             "statusCode": int(response.status),
             "headers": headers,
@@ -273,6 +328,27 @@ class Api:
         if self._document is None:
             self._document = _openapi_document(self)
         return self._document
+
+
+def _body_text(response: Response) -> tuple[str, str]:
+    """The response's body as sent, and its content type."""
+    body = response.body
+    if body is None:
+        return "", response.content_type
+    if isinstance(body, BaseModel):
+        return body.model_dump_json(), response.content_type
+    if isinstance(body, str):
+        return body, response.content_type
+    return json.dumps(body, separators=(",", ":")), response.content_type
+
+
+def domain_response(exc: DomainError) -> Response:
+    """The one mapping of a refusal to its HTTP status (STATUS_BY_ERROR)."""
+    status = next(
+        (status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind)),
+        HTTPStatus.BAD_REQUEST,
+    )
+    return error_response(status, str(exc), exc.details)
 
 
 def _is_model(annotation: Any) -> bool:
@@ -375,6 +451,7 @@ def _openapi_document(api: Api) -> dict[str, Any]:
         parameters = [
             *_parameters(route.path_params, "path"),
             *_parameters(route.query, "query"),
+            *([idempotency.HEADER_PARAMETER] if route.idempotent else []),
         ]
         if parameters:
             operation["parameters"] = parameters
@@ -391,8 +468,19 @@ def _openapi_document(api: Api) -> dict[str, Any]:
                 name: {"operationId": operation_id, "parameters": dict(parameters)}
                 for name, (operation_id, parameters) in route.links.items()
             }
+        if route.idempotent:
+            success["headers"] = idempotency.SUCCESS_HEADERS
         error = {JSON: {"schema": refs[(ErrorBody, "serialization")]}}
-        statuses = (*route.errors, *(BODY_DOCUMENTED if route.body else ()), *ALWAYS_DOCUMENTED)
+        statuses = tuple(
+            dict.fromkeys(
+                (
+                    *route.errors,
+                    *(idempotency.DOCUMENTED if route.idempotent else ()),
+                    *(BODY_DOCUMENTED if route.body else ()),
+                    *ALWAYS_DOCUMENTED,
+                )
+            )
+        )
         operation["responses"] = {
             str(int(route.status)): success,
             **{

@@ -9,7 +9,7 @@ is free again. Claim items carry `kind = "email"` and are never returned as user
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -48,9 +48,10 @@ class UserRepository:
         self._client = client
         self._table = table_name
 
-    def create(self, user: User) -> None:
-        """Store a new user; EmailAlreadyUsed when another user holds the email."""
-        request = [
+    def create(self, user: User, also: Sequence[Any] = ()) -> None:
+        """Store a new user, and the transaction items `also`, in one transaction;
+        EmailAlreadyUsed when another user holds the email."""
+        request: list[Any] = [
             {
                 "Put": {
                     "TableName": self._table,
@@ -70,6 +71,7 @@ class UserRepository:
                     "ConditionExpression": "attribute_not_exists(userId)",
                 }
             },
+            *also,
         ]
         reasons = transact_write(self._client, request)
         if reasons is not None:

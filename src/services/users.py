@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -15,7 +15,7 @@ from src.services.cursors import open_cursor, seal
 class UserStore(Protocol):
     """What the service needs from storage (UserRepository in production)."""
 
-    def create(self, user: User) -> None: ...
+    def create(self, user: User, also: Sequence[Any] = ()) -> None: ...
     def get(self, user_id: str) -> User: ...
     def update(self, user_id: str, changes: Mapping[str, Any], updated_at: datetime) -> User: ...
     def delete(self, user_id: str) -> None: ...
@@ -34,7 +34,11 @@ class UserService:
         self._clock = clock
         self._new_id = new_id
 
-    def create_user(self, request: CreateUserRequest) -> User:
+    def create_user(
+        self, request: CreateUserRequest, record: Callable[[User], Any] | None = None
+    ) -> User:
+        """Create the user. `record` gives a write (a transaction item) to make with the user,
+        atomically: the record of the response, for an Idempotency-Key."""
         user = User(
             userId=self._new_id(),
             email=request.email,
@@ -42,7 +46,7 @@ class UserService:
             age=request.age,
             createdAt=self._clock(),
         )
-        self._store.create(user)
+        self._store.create(user, also=() if record is None else (record(user),))
         return user
 
     def get_user(self, user_id: str) -> User:

@@ -131,6 +131,33 @@ def test_an_http_client_goes_through_the_users_lifecycle(
     assert http.get(f"{api}/users/{user['userId']}", timeout=30).status_code == 404
 
 
+def test_a_client_retries_a_create_safely_with_an_idempotency_key(
+    stack: dict[str, str], http: requests.Session, created: Created
+) -> None:
+    api = stack["ApiEndpoint"]
+    body = {"email": f"ada-{uuid.uuid4().hex[:8]}@example.com", "name": "Ada"}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    first = http.post(f"{api}/users", json=body, headers=key, timeout=30)
+    retried = http.post(f"{api}/users", json=body, headers=key, timeout=30)
+    other = http.post(f"{api}/users", json={**body, "name": "Bob"}, headers=key, timeout=30)
+    malformed = http.post(f"{api}/users", json=body, headers={"Idempotency-Key": ""}, timeout=30)
+
+    assert first.status_code == 201
+    created.users.append(first.json()["userId"])
+    assert (retried.status_code, retried.json()) == (201, first.json())
+    assert retried.headers["Idempotent-Replayed"] == "true"
+    assert other.status_code == 422
+    assert malformed.status_code == 400
+    ticket = {"filename": "cat.png", "contentType": "image/png"}
+    upload_key = {"Idempotency-Key": str(uuid.uuid4())}
+    tickets = [
+        http.post(f"{api}/uploads", json=ticket, headers=upload_key, timeout=30) for _ in range(2)
+    ]
+    assert [response.status_code for response in tickets] == [201, 201]
+    assert tickets[1].json() == tickets[0].json()
+
+
 def test_api_gateway_behaviour_is_faithful(stack: dict[str, str], http: requests.Session) -> None:
     api = stack["ApiEndpoint"]
 

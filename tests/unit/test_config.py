@@ -13,6 +13,7 @@ def test_reads_each_field_from_its_upper_case_variable() -> None:
             "USERS_TABLE": "users",
             "ORDERS_TABLE": "orders",
             "UPLOADS_BUCKET": "uploads",
+            "IDEMPOTENCY_TABLE": "idempotency",
             "ENVIRONMENT": "production",
             "LOG_LEVEL": "WARNING",
         }
@@ -20,6 +21,7 @@ def test_reads_each_field_from_its_upper_case_variable() -> None:
 
     assert settings.users_table == "users"
     assert settings.uploads_bucket == "uploads"
+    assert settings.idempotency_table == "idempotency"
     assert settings.environment == "production"
     assert settings.log_level == "WARNING"
     assert settings.cors_allow_origin == "*"
@@ -45,6 +47,7 @@ def test_an_invalid_value_is_named(name: str, value: str) -> None:
                 "USERS_TABLE": "u",
                 "ORDERS_TABLE": "o",
                 "UPLOADS_BUCKET": "b",
+                "IDEMPOTENCY_TABLE": "i",
                 name: value,
             }
         )

@@ -176,6 +176,7 @@ def test_the_environment_comes_from_the_template() -> None:
         "OrdersTable": "t-orders",
         "UploadsBucket": "b",
         "MetadataTable": "t-meta",
+        "IdempotencyTable": "t-idempotency",
         "NotificationTopic": "arn:topic",
     }
 
@@ -184,6 +185,7 @@ def test_the_environment_comes_from_the_template() -> None:
     production = Evaluator(template, physical, parameters={"Environment": "production"})
 
     assert api["USERS_TABLE"] == "t-users"
+    assert api["IDEMPOTENCY_TABLE"] == "t-idempotency"
     assert api["CORS_ALLOW_ORIGIN"] == "*"
     assert api["ENVIRONMENT"] == "development"
     assert s3["UPLOADS_BUCKET"] == "users-service-dev-uploads-123456789012-us-east-1"
@@ -272,6 +274,7 @@ def test_env_vars_of_a_deployed_stack_come_from_its_outputs_and_parameters() -> 
     outputs = {
         "UsersTableName": "users-service-staging-UsersTable-1A2B",
         "OrdersTableName": "users-service-staging-OrdersTable-3C4D",
+        "IdempotencyTableName": "users-service-staging-IdempotencyTable-7A8B",
         "MetadataTableName": "users-service-staging-MetadataTable-5E6F",
         "UploadsBucketName": "users-service-staging-uploads-123456789012-eu-west-1",
         "NotificationTopicArn": "arn:aws:sns:eu-west-1:123456789012:orders",
@@ -282,6 +285,7 @@ def test_env_vars_of_a_deployed_stack_come_from_its_outputs_and_parameters() -> 
 
     api, s3 = environments["ApiFunction"], environments["S3HandlerFunction"]
     assert api["USERS_TABLE"] == outputs["UsersTableName"]
+    assert api["IDEMPOTENCY_TABLE"] == outputs["IdempotencyTableName"]
     assert api["ENVIRONMENT"] == "staging"
     assert s3["UPLOADS_BUCKET"] == outputs["UploadsBucketName"]
     assert (

@@ -98,7 +98,10 @@ module = importlib.import_module(sys.argv[1])  # its init primes it
 print(json.dumps({
     "services": {
         name: getattr(module, name).cache_info().currsize
-        for name in ("user_service", "order_service", "upload_tickets", "upload_processor")
+        for name in (
+            "idempotency_records", "user_service", "order_service", "upload_tickets",
+            "upload_processor",
+        )
         if hasattr(module, name)
     },
     "clients": [c.__name__ for c in (aws.dynamodb_client, aws.s3_client, aws.sns_client)
@@ -112,7 +115,7 @@ print(json.dumps({
     [
         (
             "src.handlers.api_handler",
-            {"user_service": 1, "order_service": 1, "upload_tickets": 1},
+            {"idempotency_records": 1, "user_service": 1, "order_service": 1, "upload_tickets": 1},
             ["dynamodb_client", "s3_client"],
         ),
         ("src.handlers.sqs_handler", {"order_service": 1}, ["dynamodb_client", "sns_client"]),

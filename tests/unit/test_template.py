@@ -50,6 +50,7 @@ def test_outputs_name_the_stack_resources() -> None:
         "ApiEndpoint",
         "UsersTableName",
         "OrdersTableName",
+        "IdempotencyTableName",
         "OrderQueueUrl",
         "OrderDLQUrl",
         "NotificationTopicArn",

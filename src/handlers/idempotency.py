@@ -1,0 +1,157 @@
+"""The Idempotency-Key header (IETF draft "The Idempotency-Key HTTP Header Field", with Stripe's
+semantics) for the routes that create something.
+
+The first request with a key runs, and its response is kept for 24 hours with a fingerprint of
+the request (method, path, body). A repeat with the same key and request gets that response
+again with `Idempotent-Replayed: true` and changes nothing; the same key with another request
+gets 422; while the first still runs, 409 with Retry-After. Server errors (5xx) are not kept: a
+retry runs again. Keys are scoped to the caller, the token's subject. A request that validates
+runs under the key; one that does not is refused (400) without touching it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any, Protocol
+
+from src.repositories.idempotency import Claim, Claimed, StoredResponse
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+# 1 to 255 visible ASCII characters.
+KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+_KEY = re.compile(KEY_PATTERN)
+# What the OpenAPI document says of a route that takes the header.
+HEADER_PARAMETER = {
+    "name": HEADER,
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes the request safe to retry: a repeat within 24 hours gets the first response"
+        " again (with Idempotent-Replayed: true) and changes nothing."
+    ),
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": KEY_PATTERN,
+    },
+}
+SUCCESS_HEADERS = {
+    REPLAYED_HEADER: {
+        "description": "Present on a repeat of an Idempotency-Key: the first response, replayed",
+        "schema": {"type": "string", "enum": ["true"]},
+    }
+}
+# 409: a request with the key is still running (with Retry-After); 422: the key was used with
+# another request.
+DOCUMENTED = (HTTPStatus.CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY)
+
+# A response as the router sends it: status, body, content type, headers.
+type Answer = tuple[int, str, str, dict[str, str]]
+
+
+class KeyStore(Protocol):
+    def claim(self, key: str, fingerprint: str, now: datetime, deadline: datetime) -> Claim: ...
+    def completion(
+        self, key: str, fingerprint: str, response: StoredResponse
+    ) -> dict[str, Any]: ...
+    def complete(self, key: str, fingerprint: str, response: StoredResponse) -> None: ...
+    def release(self, key: str, fingerprint: str) -> None: ...
+
+
+def requested_key(event: Mapping[str, Any]) -> str | None:
+    """The request's Idempotency-Key; None without one. ValueError for a malformed one."""
+    headers = event.get("headers") or {}
+    values = [value for name, value in headers.items() if str(name).lower() == HEADER.lower()]
+    if not values:
+        return None
+    value = values[0]
+    if not isinstance(value, str) or not _KEY.fullmatch(value):
+        raise ValueError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters")
+    return value
+
+
+def caller(event: Mapping[str, Any]) -> str:
+    """Whose key it is: the token's subject (every deployed stack); "" where the API is open."""
+    context = event.get("requestContext") or {}
+    claims = (context.get("authorizer") or {}).get("claims") or {}
+    return str(claims.get("sub") or "")
+
+
+@dataclass
+class KeyedRequest:
+    """One request under an Idempotency-Key."""
+
+    store: KeyStore
+    key: str  # the caller's scope and the client's key
+    fingerprint: str
+    # Set when the route asked for the item that records its response with its effect.
+    completion_issued: bool = False
+
+    @classmethod
+    def of(cls, store: KeyStore, event: Mapping[str, Any], key: str, document: Any) -> KeyedRequest:
+        # The key has no space (visible ASCII only), so the last space ends the scope.
+        scoped = f"{caller(event)} {key}"
+        canonical = json.dumps(
+            [event.get("httpMethod"), event.get("path"), document],
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return cls(store, scoped, hashlib.sha256(canonical.encode()).hexdigest())
+
+    def claim(
+        self, now: datetime, deadline: datetime
+    ) -> tuple[int, str, str, dict[str, str]] | None:
+        """None when this request is to run; else the answer (status, body, content type,
+        headers): the kept response, a 422 or a 409."""
+        held = self.store.claim(self.key, self.fingerprint, now, deadline)
+        if isinstance(held, Claimed):
+            return None
+        if held.fingerprint != self.fingerprint:
+            return _error(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                f"this {HEADER} was used with another request",
+            )
+        if held.response is None:
+            wait = max(1, math.ceil((held.deadline - now).total_seconds()))
+            status, body, content_type, headers = _error(
+                HTTPStatus.CONFLICT, f"a request with this {HEADER} is still running; retry later"
+            )
+            return status, body, content_type, {**headers, "Retry-After": str(wait)}
+        kept = held.response
+        return kept.status, kept.body, kept.content_type, {REPLAYED_HEADER: "true"}
+
+    def completion(self, status: int, body: str, content_type: str) -> dict[str, Any]:
+        """The item recording this response, for the transaction that writes the effect."""
+        self.completion_issued = True
+        return self.store.completion(
+            self.key, self.fingerprint, StoredResponse(status, body, content_type)
+        )
+
+    def finish(self, status: int, body: str, content_type: str, *, succeeded: bool) -> None:
+        """Keep the response for the repeats (not a 5xx: a retry runs again). A route that
+        succeeded after asking for `completion` has recorded it with its effect already."""
+        if status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            self.store.release(self.key, self.fingerprint)
+        elif not (succeeded and self.completion_issued):
+            self.store.complete(
+                self.key, self.fingerprint, StoredResponse(status, body, content_type)
+            )
+
+    def abandon(self) -> None:
+        """The request failed: its claim goes, unless its record was written with its effect
+        (an error after the commit), in which case the record stays and is replayed."""
+        self.store.release(self.key, self.fingerprint)
+
+
+def _error(status: HTTPStatus, message: str) -> Answer:
+    return status.value, json.dumps({"error": message}), "application/json", {}
