@@ -24,9 +24,7 @@ GIT = shutil.which("git") or "git"
 
 
 def git(folder: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [GIT, *arguments], cwd=folder, capture_output=True, text=True, check=True
-    )
+    return subprocess.run([GIT, *arguments], cwd=folder, capture_output=True, text=True, check=True)
 
 
 @pytest.mark.parametrize("form", ["folder", "link"])
