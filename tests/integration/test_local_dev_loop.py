@@ -238,7 +238,7 @@ def test_snapstart_inits_once_and_restores_a_copy_per_concurrent_environment(
 def test_a_breakpoint_in_a_handler_stops_there(tmp_path: Path) -> None:
     port = free_port()
     source = ROOT / HANDLER
-    line = source.read_text().splitlines().index("    return app.handle(event)") + 1
+    line = source.read_text().splitlines().index("    return app.handle(event, context)") + 1
     with local_stack(tmp_path, LOCAL_DEBUG_PORT=str(port)) as stack:
         # Given a debugger attached to the API's environment, with a breakpoint in the
         # repository's own file (the environment runs a copy of it)
@@ -305,6 +305,7 @@ def test_the_env_vars_file_names_resources_the_emulator_holds(tmp_path: Path) ->
     assert checked == {
         "USERS_TABLE",
         "ORDERS_TABLE",
+        "IDEMPOTENCY_TABLE",
         "METADATA_TABLE",
         "UPLOADS_BUCKET",
         "NOTIFICATION_TOPIC_ARN",
