@@ -10,6 +10,7 @@ exception: retrying cannot fix it.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any, BinaryIO
@@ -83,6 +84,8 @@ def analyse_image(data: bytes, content_type: str) -> Analysis:
 
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     claimed = IMAGE_TYPES[content_type]
+    if not data:
+        return Analysis(ProcessingStatus.INVALID, reason=f"not a valid {claimed} image: empty")
     try:
         with warnings.catch_warnings():
             # Over MAX_IMAGE_PIXELS Pillow only warns (it raises over twice that): refuse both.
@@ -96,16 +99,21 @@ def analyse_image(data: bytes, content_type: str) -> Analysis:
                     )
                 width, height = image.size
                 thumbnail = _thumbnail(image)
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        Image.DecompressionBombWarning,
-        OSError,
-        SyntaxError,
-        ValueError,
-        EOFError,
-    ) as exc:
-        return Analysis(ProcessingStatus.INVALID, reason=f"not a valid {claimed} image: {exc}")
+    except UnidentifiedImageError:
+        return Analysis(
+            ProcessingStatus.INVALID,
+            reason=f"not a valid {claimed} image: not an image format that can be read",
+        )
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return Analysis(
+            ProcessingStatus.INVALID,
+            reason=f"not a valid {claimed} image: over {MAX_IMAGE_PIXELS:,} pixels"
+            " (a decompression bomb)",
+        )
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        return Analysis(
+            ProcessingStatus.INVALID, reason=f"not a valid {claimed} image: {_readable(exc)}"
+        )
     return Analysis(ProcessingStatus.PROCESSED, width=width, height=height, thumbnail=thumbnail)
 
 
@@ -118,6 +126,12 @@ def _thumbnail(image: Any) -> Thumbnail:
         return Thumbnail(buffer.getvalue(), "image/png", "png")
     image.convert("RGB").save(buffer, format="JPEG", quality=85)
     return Thumbnail(buffer.getvalue(), "image/jpeg", "jpg")
+
+
+def _readable(exc: Exception) -> str:
+    """The decoder's complaint for a person: its first line, without Python object reprs."""
+    text = re.sub(r"\s*<[^<>]* at 0x[0-9a-fA-F]+>", "", _first_line(exc)).strip()
+    return text or "the data is damaged"
 
 
 def _first_line(exc: Exception) -> str:

@@ -137,27 +137,43 @@ def test_a_replaced_version_loses_its_thumbnail(
     assert bucket.keys("thumbnails/") == [item["thumbnailKey"]]
 
 
-def test_a_corrupt_image_is_recorded_as_invalid_not_retried(
-    bucket: Bucket, dynamodb: Any, metadata_table: str
+@pytest.mark.parametrize(
+    ("file", "reason"),
+    [
+        (
+            ("fake.png", b"<html>not a png</html>", "image/png"),
+            "not a valid PNG image: not an image format that can be read",
+        ),
+        (("empty.png", b"", "image/png"), "not a valid PNG image: empty"),
+        (
+            "broken.json",
+            b'{"a": [1, 2',
+            "application/json",
+            "not valid JSON: parse error: premature EOF",
+        ),
+        ("empty.json", b"", "application/json", "not valid JSON: parse error: premature EOF"),
+    ],
+    ids=["not an image", "empty image", "truncated JSON", "empty JSON"],
+)
+def test_a_file_that_can_never_be_processed_is_recorded_at_once_not_retried(
+    bucket: Bucket,
+    dynamodb: Any,
+    metadata_table: str,
+    file: tuple[str, bytes, str],
+    reason: str,
 ) -> None:
-    invoke(bucket.put("uploads/u8/fake.png", b"<html>not a png</html>", "image/png"))
+    name, body, content_type = file
+    # invoke() returns the handler's answer: it raised nothing, so Lambda retries nothing.
+    response = invoke(bucket.put(f"uploads/u8/{name}", body, content_type))
 
-    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u8/fake.png"]
-    assert item["status"] == "invalid"
-    assert "not a valid PNG image" in item["reason"]
+    item = metadata(dynamodb, metadata_table)[f"s3://uploads-test/uploads/u8/{name}"]
+    assert response == {
+        "processed": [{"objectKey": f"s3://uploads-test/uploads/u8/{name}", "outcome": "recorded"}]
+    }
+    assert (item["status"], item["reason"]) == ("invalid", reason)
     assert "thumbnailKey" not in item
-    assert bucket.keys("thumbnails/") == []
-
-
-def test_invalid_json_is_recorded_as_invalid(
-    bucket: Bucket, dynamodb: Any, metadata_table: str
-) -> None:
-    invoke(bucket.put("uploads/u9/broken.json", b'{"a": [1, 2', "application/json"))
-
-    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u9/broken.json"]
-    assert item["status"] == "invalid"
-    assert item["reason"].startswith("not valid JSON")
     assert "recordCount" not in item
+    assert bucket.keys("thumbnails/") == []
 
 
 def test_json_over_the_cap_is_skipped_with_the_reason_and_not_read(

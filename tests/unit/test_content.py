@@ -93,6 +93,16 @@ class ChunkStream(io.RawIOBase):
         return size
 
 
+def _noise_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise((64, 64), 60).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# Noise does not compress: the image data is most of the file, so half of it cuts the pixels.
+NOISE_PNG = _noise_png()
+
+
 class TestImages:
     @pytest.mark.parametrize(
         ("content_type", "fmt"),
@@ -123,6 +133,23 @@ class TestImages:
         with Image.open(io.BytesIO(analysis.thumbnail.data)) as thumbnail:
             assert thumbnail.size == (40, 100)
             assert thumbnail.mode == "RGBA"
+
+    @pytest.mark.parametrize(
+        ("data", "reason"),
+        [
+            (b"", "not a valid PNG image: empty"),
+            (
+                b"definitely not an image",
+                "not a valid PNG image: not an image format that can be read",
+            ),
+            (NOISE_PNG[: len(NOISE_PNG) // 2], "not a valid PNG image: image file is truncated"),
+        ],
+        ids=["empty", "not an image", "truncated"],
+    )
+    def test_the_reason_is_for_a_person(self, data: bytes, reason: str) -> None:
+        analysis = analyse_image(data, "image/png")
+
+        assert (analysis.status, analysis.reason) == (ProcessingStatus.INVALID, reason)
 
     @pytest.mark.parametrize(
         ("data", "content_type", "reason"),
