@@ -146,12 +146,10 @@ def test_a_replaced_version_loses_its_thumbnail(
         ),
         (("empty.png", b"", "image/png"), "not a valid PNG image: empty"),
         (
-            "broken.json",
-            b'{"a": [1, 2',
-            "application/json",
+            ("broken.json", b'{"a": [1, 2', "application/json"),
             "not valid JSON: parse error: premature EOF",
         ),
-        ("empty.json", b"", "application/json", "not valid JSON: parse error: premature EOF"),
+        (("empty.json", b"", "application/json"), "not valid JSON: parse error: premature EOF"),
     ],
     ids=["not an image", "empty image", "truncated JSON", "empty JSON"],
 )
