@@ -30,6 +30,7 @@ DOCUMENT_ENVIRONMENT = {
     "ORDERS_TABLE": "orders",
     "UPLOADS_BUCKET": "uploads",
     "IDEMPOTENCY_TABLE": "idempotency",
+    "METADATA_TABLE": "metadata",
 }
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -64,7 +64,8 @@ class Bucket:
 
 
 def metadata(dynamodb: Any, table: str) -> dict[str, dict[str, Any]]:
-    """The metadata items (not tombstones), by object key, as plain values."""
+    """The metadata items (not tombstones, not upload tickets), by object key, as plain
+    values."""
     from boto3.dynamodb.types import TypeDeserializer
 
     plain = TypeDeserializer()
@@ -72,7 +73,7 @@ def metadata(dynamodb: Any, table: str) -> dict[str, dict[str, Any]]:
     return {
         item["objectKey"]["S"]: {key: plain.deserialize(value) for key, value in item.items()}
         for item in items
-        if not item["objectKey"]["S"].startswith("tombstone#")
+        if not item["objectKey"]["S"].startswith(("tombstone#", "upload#"))
     }
 
 
@@ -80,3 +81,18 @@ def png(size: tuple[int, int], color: tuple[int, int, int] = (10, 120, 200)) -> 
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def tickets(dynamodb: Any, table: str) -> dict[str, dict[str, Any]]:
+    """The upload tickets, by upload id, as plain values."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    plain = TypeDeserializer()
+    items = dynamodb.scan(TableName=table)["Items"]
+    return {
+        item["objectKey"]["S"].removeprefix("upload#"): {
+            key: plain.deserialize(value) for key, value in item.items()
+        }
+        for item in items
+        if item["objectKey"]["S"].startswith("upload#")
+    }

@@ -68,6 +68,7 @@ class ApiSettings(Settings):
     users_table: str
     orders_table: str
     uploads_bucket: str
+    metadata_table: str
     idempotency_table: str
     cors_allow_origin: str = "*"
 

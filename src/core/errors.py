@@ -61,6 +61,11 @@ class OrderNotFound(NotFound):
         self.order_id = order_id
 
 
+class UploadNotFound(NotFound):
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(f"upload {upload_id} not found")
+
+
 class OrderEventNotApplicableYet(DomainError):
     """The event needs an order that has not been created yet: redelivery will resolve it."""
 

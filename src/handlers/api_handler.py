@@ -19,7 +19,7 @@ from src.handlers import docs
 from src.handlers.http import JSON, Api, Response
 from src.handlers.idempotency import KeyedRequest
 from src.models.orders import Order, OrderPath
-from src.models.uploads import UploadRequest, UploadTicket
+from src.models.uploads import Upload, UploadPath, UploadRequest, UploadTicket
 from src.models.users import (
     CreateUserRequest,
     ListUsersQuery,
@@ -74,11 +74,20 @@ def order_service() -> OrderReadService:
 
 @functools.cache
 def upload_tickets() -> UploadTickets:
-    """Upload tickets: the bucket's own function processes the uploads."""
-    from src.repositories.uploads import ObjectStore  # noqa: PLC0415
+    """Upload tickets and the uploads' status: the bucket's own function processes them."""
+    from src.repositories.uploads import (  # noqa: PLC0415
+        MetadataRepository,
+        ObjectStore,
+        TicketRepository,
+    )
     from src.services.tickets import UploadTickets  # noqa: PLC0415
 
-    return UploadTickets(ObjectStore(s3_client(), settings.uploads_bucket))
+    client = dynamodb_client()
+    return UploadTickets(
+        ObjectStore(s3_client(), settings.uploads_bucket),
+        TicketRepository(client, settings.metadata_table),
+        MetadataRepository(client, settings.metadata_table),
+    )
 
 
 # What a client can do next with the user a response returns (OpenAPI links).
@@ -171,8 +180,26 @@ def get_order(path: OrderPath) -> Order:
     summary="Get a presigned URL to upload a file",
     tags=("uploads",),
 )
-def create_upload(body: UploadRequest) -> UploadTicket:
-    return upload_tickets().issue(body)
+def create_upload(body: UploadRequest, idempotency: KeyedRequest | None = None) -> UploadTicket:
+    # Under an Idempotency-Key, the response is recorded in the ticket's own transaction.
+    record = None
+    if idempotency is not None:
+        keyed = idempotency
+
+        def record(ticket: UploadTicket) -> Any:
+            return keyed.completion(HTTPStatus.CREATED, ticket.model_dump_json(), JSON)
+
+    return upload_tickets().issue(body, record)
+
+
+@app.get(
+    "/uploads/{uploadId}",
+    errors=(HTTPStatus.NOT_FOUND,),
+    summary="Follow an upload to its result",
+    tags=("uploads",),
+)
+def get_upload(path: UploadPath) -> Upload:
+    return upload_tickets().status(path.uploadId)
 
 
 @app.get("/openapi.json", documented=False)

@@ -18,7 +18,7 @@ from src.core.aws import dynamodb_client, s3_client
 from src.core.config import UploadProcessorSettings
 from src.core.logging import configure_logging, lambda_entry
 from src.core.snapstart import prepare_snapshot
-from src.models.objects import ChangeKind, ObjectChange
+from src.models.objects import ChangeKind, ObjectChange, upload_id_of
 from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services import content
 from src.services.uploads import UploadProcessor
@@ -101,10 +101,8 @@ def process_event(event: dict[str, Any], service: UploadProcessor) -> dict[str, 
 def _loggable(change: ObjectChange) -> dict[str, str]:
     """What a log line says of an object: its upload id (the key's folder under uploads/) and
     a digest of its key, never the key itself, whose file name a person chose."""
-    folder, _, rest = change.key.partition("/")
-    upload_id = rest.split("/", 1)[0] if folder == "uploads" and "/" in rest else ""
     digest = hashlib.sha256(change.object_key.encode()).hexdigest()[:16]
-    return {"uploadId": upload_id, "objectKeyDigest": digest}
+    return {"uploadId": upload_id_of(change.key) or "", "objectKeyDigest": digest}
 
 
 def prime() -> None:

@@ -26,6 +26,18 @@ SEQUENCER_WIDTH = 64
 SEQUENCER = re.compile(rf"[0-9A-Fa-f]{{1,{SEQUENCER_WIDTH}}}")
 
 
+# An upload's ticket lives beside the metadata: objectKey "upload#<uploadId>".
+TICKET_PREFIX = "upload#"
+
+
+def upload_id_of(key: str) -> str | None:
+    """The upload id of an object key (its folder under uploads/); None for a key without one."""
+    if not key.startswith(UPLOADS_PREFIX):
+        return None
+    folder, separator, _ = key[len(UPLOADS_PREFIX) :].partition("/")
+    return folder if separator and folder else None
+
+
 class ChangeKind(StrEnum):
     CREATED = "created"
     REMOVED = "removed"

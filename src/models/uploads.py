@@ -1,11 +1,14 @@
-"""Uploads through the API: the request for an upload URL and the ticket it gets. The bucket's
-own events and metadata are in src.models.objects."""
+"""Uploads through the API: the request for an upload URL, the ticket it gets, and the upload as
+`GET /uploads/{uploadId}` follows it. The bucket's own events and metadata are in
+src.models.objects."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from src.models.common import Timestamp, omit_none
 
 # A presigned URL is good for 15 minutes at most (the contract's limit).
 UPLOAD_URL_SECONDS = 900
@@ -46,11 +49,53 @@ class UploadRequest(BaseModel):
     contentType: UPLOAD_CONTENT_TYPES
 
 
+# An upload's id: 32 hex digits (a UUID's), the folder of its key under uploads/.
+UPLOAD_ID_PATTERN = r"^[0-9a-f]{32}$"
+# How long the download and thumbnail URLs of a processed upload stay valid.
+DOWNLOAD_URL_SECONDS = 900
+
+
 class UploadTicket(BaseModel):
-    """Where and how to upload: PUT the bytes to `uploadUrl` with the same Content-Type."""
+    """Where and how to upload: PUT the bytes to `uploadUrl` with the same Content-Type. Follow
+    the upload at `GET /uploads/{uploadId}`."""
 
     model_config = ConfigDict(defer_build=True)
 
+    uploadId: str = Field(examples=["3f1c2a9e8d4b4a519a430c6f1e2b7d10"])
     key: str = Field(examples=["uploads/3f1c2a9e8d4b4a519a430c6f1e2b7d10/holiday.png"])
     uploadUrl: str
     expiresIn: int = Field(description="Seconds the URL stays valid", examples=[900])
+
+
+class UploadPath(BaseModel):
+    """Path of `/uploads/{uploadId}`."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    uploadId: Annotated[str, StringConstraints(pattern=UPLOAD_ID_PATTERN)] = Field(
+        description="`uploadId` of the ticket"
+    )
+
+
+class Upload(BaseModel):
+    """An upload and where its processing is: `pending` (ticket issued, nothing processed
+    yet), `processed` (its metadata, and presigned GET URLs of the file and, for images, its
+    thumbnail), `failed` (the file can never be processed: `error` says why), or `removed`."""
+
+    model_config = ConfigDict(defer_build=True)
+
+    uploadId: str
+    key: str
+    status: Literal["pending", "processed", "failed", "removed"]
+    error: str | None = Field(default=None, exclude_if=omit_none)
+    contentType: str | None = Field(default=None, exclude_if=omit_none)
+    size: int | None = Field(default=None, exclude_if=omit_none)
+    lastModified: Timestamp | None = Field(default=None, exclude_if=omit_none)
+    processedAt: Timestamp | None = Field(default=None, exclude_if=omit_none)
+    recordCount: int | None = Field(default=None, exclude_if=omit_none)
+    width: int | None = Field(default=None, exclude_if=omit_none)
+    height: int | None = Field(default=None, exclude_if=omit_none)
+    downloadUrl: str | None = Field(default=None, exclude_if=omit_none)
+    downloadUrlExpiresAt: Timestamp | None = Field(default=None, exclude_if=omit_none)
+    thumbnailUrl: str | None = Field(default=None, exclude_if=omit_none)
+    thumbnailUrlExpiresAt: Timestamp | None = Field(default=None, exclude_if=omit_none)

@@ -9,14 +9,21 @@ the tombstone in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from src.models.objects import SEQUENCER, SEQUENCER_WIDTH, UploadMetadata
+from src.core.clock import iso_utc
+from src.models.objects import (
+    SEQUENCER,
+    SEQUENCER_WIDTH,
+    TICKET_PREFIX,
+    UploadMetadata,
+    upload_id_of,
+)
 from src.repositories.dynamodb import from_item, to_item, transact_write
 
 if TYPE_CHECKING:
@@ -24,6 +31,9 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 TOMBSTONE_PREFIX = "tombstone#"
+# An unused ticket disappears a day after it was issued (its URL is good for 15 minutes); one
+# whose file arrived stays, and says where the upload is.
+TICKET_SECONDS = 24 * 3600
 # Longer than any event can arrive late: Lambda's asynchronous retries give up after the
 # template's MaximumEventAgeInSeconds (1 hour).
 TOMBSTONE_SECONDS = 2 * 24 * 3600
@@ -83,6 +93,7 @@ class MetadataRepository:
                         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
                     }
                 },
+                *self._ticket_kept(metadata.key, removed_at=None),
             ],
         )
         if reasons is None:
@@ -122,9 +133,36 @@ class MetadataRepository:
                         **condition,
                     }
                 },
+                *self._ticket_kept(object_key.split("/", 3)[3], removed_at=now),
             ],
         )
         return reasons is None
+
+    def _ticket_kept(self, key: str, removed_at: datetime | None) -> list[dict[str, Any]]:
+        """For an object under uploads/<uploadId>/: the write, in the event's own transaction,
+        that keeps its upload's ticket (no longer expiring) and says whether the file is
+        removed. A ticket the API never issued (a file put there by other means) is made."""
+        upload_id = upload_id_of(key)
+        if upload_id is None:
+            return []
+        values: dict[str, Any] = {":key": key}
+        update = "SET #key = :key"
+        if removed_at is None:
+            update += " REMOVE expiresAt, removedAt"
+        else:
+            values[":removedAt"] = iso_utc(removed_at)
+            update += ", removedAt = :removedAt REMOVE expiresAt"
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": {"objectKey": {"S": TICKET_PREFIX + upload_id}},
+                    "UpdateExpression": update,
+                    "ExpressionAttributeNames": {"#key": "key"},
+                    "ExpressionAttributeValues": to_item(values),
+                }
+            }
+        ]
 
     @staticmethod
     def _newer(sequencer: str) -> dict[str, Any]:
@@ -133,6 +171,60 @@ class MetadataRepository:
             "ExpressionAttributeNames": {"#sequencer": "sequencer"},
             "ExpressionAttributeValues": {":sequencer": {"S": normalise_sequencer(sequencer)}},
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """An issued upload ticket: the key it is for, and when its file was removed, if it was."""
+
+    upload_id: str
+    key: str
+    removed: bool
+
+
+class TicketRepository:
+    """Upload tickets, in the metadata table (objectKey "upload#<uploadId>")."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def record(
+        self, upload_id: str, key: str, content_type: str, now: datetime, also: Sequence[Any] = ()
+    ) -> None:
+        """Record a ticket just issued (expiring unless its file arrives), with the transaction
+        items `also` in the same transaction."""
+        item = to_item(
+            {
+                "objectKey": TICKET_PREFIX + upload_id,
+                "key": key,
+                "contentType": content_type,
+                "issuedAt": iso_utc(now),
+                "expiresAt": int((now + timedelta(seconds=TICKET_SECONDS)).timestamp()),
+            }
+        )
+        put: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": item,
+            "ConditionExpression": "attribute_not_exists(objectKey)",
+        }
+        if not also:
+            self._client.put_item(**put)
+            return
+        if transact_write(self._client, [{"Put": put}, *also]) is not None:
+            raise RuntimeError("a fresh upload id was taken: the id generator is broken")
+
+    def get(self, upload_id: str, now: datetime) -> Ticket | None:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key={"objectKey": {"S": TICKET_PREFIX + upload_id}},
+            ConsistentRead=True,
+        )
+        item = from_item(response.get("Item", {}))
+        expires = item.get("expiresAt")
+        if "key" not in item or (expires is not None and expires < int(now.timestamp())):
+            return None  # never issued, or unused and expired (TTL deletes it eventually)
+        return Ticket(upload_id, item["key"], "removedAt" in item)
 
 
 def _from_item(item: dict[str, Any]) -> UploadMetadata:
@@ -204,6 +296,11 @@ class ObjectStore:
             for listed in page.get("Contents", []):
                 if doomed(listed["Key"]):
                     self.delete(listed["Key"])
+
+    def presign_get(self, key: str, expires_in: int) -> str:
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
+        )
 
     def presign_put(self, key: str, content_type: str, expires_in: int) -> str:
         return self._client.generate_presigned_url(

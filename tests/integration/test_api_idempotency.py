@@ -252,7 +252,9 @@ def test_a_server_error_is_not_kept_and_the_retry_runs(
 # --- uploads ----------------------------------------------------------------------------------
 
 
-def test_an_upload_ticket_is_replayed(api: ApiClient, uploads_bucket: str) -> None:
+def test_an_upload_ticket_is_replayed(
+    api: ApiClient, uploads_bucket: str, metadata_table: str
+) -> None:
     request = {"filename": "cat.png", "contentType": "image/png"}
 
     first = post(api, "/uploads", request, "upload-1")

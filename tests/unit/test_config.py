@@ -14,6 +14,7 @@ def test_reads_each_field_from_its_upper_case_variable() -> None:
             "ORDERS_TABLE": "orders",
             "UPLOADS_BUCKET": "uploads",
             "IDEMPOTENCY_TABLE": "idempotency",
+            "METADATA_TABLE": "metadata",
             "ENVIRONMENT": "production",
             "LOG_LEVEL": "WARNING",
         }
@@ -48,6 +49,7 @@ def test_an_invalid_value_is_named(name: str, value: str) -> None:
                 "ORDERS_TABLE": "o",
                 "UPLOADS_BUCKET": "b",
                 "IDEMPOTENCY_TABLE": "i",
+                "METADATA_TABLE": "m",
                 name: value,
             }
         )
