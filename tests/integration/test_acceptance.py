@@ -312,6 +312,47 @@ def test_uploads_json_and_image_then_a_deletion(
     )
 
 
+def test_a_client_follows_its_uploads_to_their_results(
+    stack: dict[str, str], http: requests.Session, created: Created
+) -> None:
+    api = stack["ApiEndpoint"]
+    image = png((600, 300))
+    followed = {}
+    for filename, body in [("photo.png", image), ("broken.png", b"<html>not a png</html>")]:
+        ticket = http.post(
+            f"{api}/uploads", json={"filename": filename, "contentType": "image/png"}, timeout=30
+        ).json()
+        created.objects.append(ticket["key"])
+        pending = http.get(f"{api}/uploads/{ticket['uploadId']}", timeout=30)
+        assert (pending.status_code, pending.json()["status"]) == (200, "pending")
+        put = requests.put(
+            ticket["uploadUrl"], data=body, headers={"Content-Type": "image/png"}, timeout=30
+        )
+        assert put.status_code == 200
+        followed[filename] = ticket["uploadId"]
+
+    def finished(upload_id: str) -> dict[str, Any] | None:
+        body: dict[str, Any] = http.get(f"{api}/uploads/{upload_id}", timeout=30).json()
+        return body if body["status"] != "pending" else None
+
+    photo = eventually(lambda: finished(followed["photo.png"]))
+    broken = eventually(lambda: finished(followed["broken.png"]))
+    assert photo is not None
+    assert (photo["status"], photo["width"], photo["height"]) == ("processed", 600, 300)
+    # The URLs work without the API's token: S3 takes the signature in the URL.
+    assert requests.get(photo["downloadUrl"], timeout=30).content == image
+    thumbnail = requests.get(photo["thumbnailUrl"], timeout=30).content
+    assert Image.open(io.BytesIO(thumbnail)).size == (256, 128)
+    assert broken == {
+        **{name: broken[name] for name in ("uploadId", "key", "size", "lastModified")},
+        "status": "failed",
+        "error": "not a valid PNG image: not an image format that can be read",
+        "contentType": "image/png",
+        "processedAt": broken["processedAt"],
+    }
+    assert http.get(f"{api}/uploads/{'0' * 32}", timeout=30).status_code == 404
+
+
 def test_the_docs_page_renders_every_operation_in_a_browser(
     stack: dict[str, str], tmp_path: Path
 ) -> None:
