@@ -192,7 +192,9 @@ def make_server(
 
         def _serve(self) -> None:
             method = self.command.upper()
-            path = unquote(urlsplit(self.path).path) or "/"
+            # Matched as sent, percent-encoded: each path parameter is decoded once, by the
+            # route, as API Gateway decodes it.
+            path = urlsplit(self.path).path or "/"
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             for route in routes:

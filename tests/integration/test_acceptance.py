@@ -170,6 +170,10 @@ def test_api_gateway_behaviour_is_faithful(stack: dict[str, str], http: requests
     )
     unknown = http.get(f"{api}/no/such/path", timeout=30)
     document = http.get(f"{api}/openapi.json", timeout=30)
+    # A path is decoded once ("%2520" is the three characters "%20"), and any character in it
+    # reaches a route, an encoded newline too (the catch-all's, here).
+    encoded = http.get(f"{api}/users/a%2520b", timeout=30)
+    newline = http.get(f"{api}/no%0Asuch", timeout=30)
 
     assert not_allowed.status_code == 405
     assert "GET" in not_allowed.headers["Allow"]
@@ -178,6 +182,8 @@ def test_api_gateway_behaviour_is_faithful(stack: dict[str, str], http: requests
     assert preflight.status_code == 204
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert unknown.status_code == 404
+    assert (encoded.status_code, encoded.json()) == (404, {"error": "user a%20b not found"})
+    assert (newline.status_code, newline.json()) == (404, {"error": "not found"})
     assert {"/users", "/users/{userId}", "/orders/{orderId}", "/uploads"} <= set(
         document.json()["paths"]
     )
@@ -394,7 +400,8 @@ def test_schemathesis_finds_nothing_against_the_document(stack: dict[str, str]) 
     """Every check schemathesis has, over /openapi.json: no 5xx, responses as documented,
     schema-valid input accepted and invalid input refused, 405 with Allow for other methods,
     media types, stateful links. A fresh seed each run, printed so that a failure can be
-    replayed (`--seed`); schemathesis.toml makes no exception."""
+    replayed (`--seed`); schemathesis.toml makes no exception, and its hooks give each request
+    a key of its own (schemathesis_hooks.py says why)."""
     if os.environ.get("STACK_NAME"):
         pytest.skip("writes generated users; run by hand against a development stack")
     seed = random.SystemRandom().randrange(2**32)
@@ -421,6 +428,7 @@ def test_schemathesis_finds_nothing_against_the_document(stack: dict[str, str]) 
         text=True,
         timeout=900,
         cwd=ROOT,
+        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.schemathesis_hooks"},
     )
 
     assert run.returncode == 0, f"seed {seed}\n" + run.stdout[-6000:] + run.stderr[-2000:]

@@ -34,6 +34,10 @@ def test_routes_come_from_the_template_most_specific_first() -> None:
     assert first("GET", "/orders/o-1") == ("/orders/{orderId}", {"orderId": "o-1"})
     assert first("GET", "/docs/swagger-ui.css") == ("/{proxy+}", {"proxy": "docs/swagger-ui.css"})
     assert first("GET", "/") == ("/", {})
+    assert first("GET", "/uploads/0a1b") == ("/uploads/{uploadId}", {"uploadId": "0a1b"})
+    # Every character reaches a route, as on API Gateway: an encoded newline too.
+    assert first("GET", "/uploads/n%0Ax") == ("/uploads/{uploadId}", {"uploadId": "n\nx"})
+    assert first("GET", "/a%0A/b") == ("/{proxy+}", {"proxy": "a\n/b"})
 
 
 def test_proxy_events_carry_multi_value_headers_and_query_strings() -> None:
