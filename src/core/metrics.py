@@ -12,6 +12,9 @@ import sys
 import time
 from collections import Counter
 
+# The namespace of every metric the functions emit; each function adds its `service` dimension.
+NAMESPACE = "UsersService"
+
 
 class EmbeddedMetrics:
     """Counts named events during an invocation; `flush` writes them as one EMF line."""

@@ -17,15 +17,25 @@ from urllib.parse import unquote_plus
 from src.core.aws import dynamodb_client, s3_client
 from src.core.config import UploadProcessorSettings
 from src.core.logging import configure_logging, lambda_entry
+from src.core.metrics import NAMESPACE, EmbeddedMetrics
 from src.core.snapstart import prepare_snapshot
 from src.models.objects import ChangeKind, ObjectChange, upload_id_of
 from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services import content
-from src.services.uploads import UploadProcessor
+from src.services.uploads import ChangeOutcome, UploadProcessor
 
 settings = UploadProcessorSettings.from_env()
 configure_logging(settings.log_level)
 logger = logging.getLogger(__name__)
+metrics = EmbeddedMetrics(NAMESPACE, {"service": "uploads", "environment": settings.environment})
+# One count per outcome, as CloudWatch embedded metric format lines.
+METRIC_NAMES = {
+    ChangeOutcome.RECORDED: "UploadsProcessed",
+    ChangeOutcome.FAILED: "UploadsFailed",
+    ChangeOutcome.REMOVED: "UploadsRemoved",
+    ChangeOutcome.STALE: "UploadEventsStale",
+    ChangeOutcome.IGNORED: "UploadEventsIgnored",
+}
 
 
 @functools.cache
@@ -94,6 +104,7 @@ def process_event(event: dict[str, Any], service: UploadProcessor) -> dict[str, 
             "object change applied",
             extra={"kind": change.kind, **_loggable(change), "outcome": outcome},
         )
+        metrics.count(METRIC_NAMES[outcome])
         outcomes.append({"objectKey": change.object_key, "outcome": outcome.value})
     return {"processed": outcomes}
 
@@ -116,4 +127,7 @@ prepare_snapshot(prime)
 
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_event(event, upload_processor())
+    try:
+        return process_event(event, upload_processor())
+    finally:
+        metrics.flush()

@@ -22,20 +22,18 @@ from src.core.aws import dynamodb_client, sns_client
 from src.core.config import OrderConsumerSettings
 from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
 from src.core.logging import configure_logging, lambda_entry
-from src.core.metrics import EmbeddedMetrics
+from src.core.metrics import NAMESPACE, EmbeddedMetrics
 from src.core.snapstart import prepare_snapshot
 from src.models.orders import OrderNotification, parse_order_message
 from src.repositories.notifications import NoNotifications, SnsNotificationPublisher
 from src.repositories.orders import OrderRepository
 from src.services.orders import OrderEvent, OrderEventService, Result
 
-METRICS_NAMESPACE = "UsersService"
-
 settings = OrderConsumerSettings.from_env()
 configure_logging(settings.log_level)
 logger = logging.getLogger(__name__)
 metrics = EmbeddedMetrics(
-    METRICS_NAMESPACE, {"service": "orders", "environment": settings.environment}
+    NAMESPACE, {"service": "orders", "environment": settings.environment}
 )
 
 

@@ -66,6 +66,7 @@ EXTENSION_TYPES = {
 
 class ChangeOutcome(StrEnum):
     RECORDED = "recorded"
+    FAILED = "failed"  # recorded as a file that can never be processed
     REMOVED = "removed"
     STALE = "stale"  # older than what is recorded, or the object changed since: nothing to do
     IGNORED = "ignored"  # not under uploads/, or not in this service's bucket
@@ -142,7 +143,11 @@ class UploadProcessor:
             # Thumbnails of versions this one replaced; also when a previous attempt recorded
             # this version and stopped (or lost its response) before getting here.
             self._delete_thumbnails_before(change)
-            return ChangeOutcome.RECORDED if refused is None else ChangeOutcome.STALE
+            if refused is not None:
+                return ChangeOutcome.STALE
+            if analysis.status is ProcessingStatus.INVALID:
+                return ChangeOutcome.FAILED
+            return ChangeOutcome.RECORDED
         if thumbnail_key is not None and refused.current_thumbnail_key != thumbnail_key:
             self._objects.delete(thumbnail_key)
         return ChangeOutcome.STALE

@@ -166,7 +166,7 @@ def test_a_file_that_can_never_be_processed_is_recorded_at_once_not_retried(
 
     item = metadata(dynamodb, metadata_table)[f"s3://uploads-test/uploads/u8/{name}"]
     assert response == {
-        "processed": [{"objectKey": f"s3://uploads-test/uploads/u8/{name}", "outcome": "recorded"}]
+        "processed": [{"objectKey": f"s3://uploads-test/uploads/u8/{name}", "outcome": "failed"}]
     }
     assert (item["status"], item["reason"]) == ("invalid", reason)
     assert "thumbnailKey" not in item
