@@ -32,9 +32,7 @@ from src.services.orders import OrderEvent, OrderEventService, Result
 settings = OrderConsumerSettings.from_env()
 configure_logging(settings.log_level)
 logger = logging.getLogger(__name__)
-metrics = EmbeddedMetrics(
-    NAMESPACE, {"service": "orders", "environment": settings.environment}
-)
+metrics = EmbeddedMetrics(NAMESPACE, {"service": "orders", "environment": settings.environment})
 
 
 @functools.cache
