@@ -16,8 +16,8 @@ from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
 from src.core.snapstart import prepare_snapshot
 from src.handlers import docs
-from src.handlers.http import JSON, Api, Response
-from src.handlers.idempotency import KeyedRequest
+from src.handlers.http import Api, Response
+from src.handlers.idempotency import KeyedRequest, recorded_with
 from src.models.orders import Order, OrderPath
 from src.models.uploads import Upload, UploadPath, UploadRequest, UploadTicket
 from src.models.users import (
@@ -112,14 +112,7 @@ USER_LINKS = {
 )
 def create_user(body: CreateUserRequest, idempotency: KeyedRequest | None = None) -> User:
     # Under an Idempotency-Key, the response is recorded in the user's own transaction.
-    record = None
-    if idempotency is not None:
-        keyed = idempotency
-
-        def record(user: User) -> Any:
-            return keyed.completion(HTTPStatus.CREATED, user.model_dump_json(), JSON)
-
-    return user_service().create_user(body, record)
+    return user_service().create_user(body, recorded_with(idempotency, HTTPStatus.CREATED))
 
 
 @app.get(
@@ -182,14 +175,7 @@ def get_order(path: OrderPath) -> Order:
 )
 def create_upload(body: UploadRequest, idempotency: KeyedRequest | None = None) -> UploadTicket:
     # Under an Idempotency-Key, the response is recorded in the ticket's own transaction.
-    record = None
-    if idempotency is not None:
-        keyed = idempotency
-
-        def record(ticket: UploadTicket) -> Any:
-            return keyed.completion(HTTPStatus.CREATED, ticket.model_dump_json(), JSON)
-
-    return upload_tickets().issue(body, record)
+    return upload_tickets().issue(body, recorded_with(idempotency, HTTPStatus.CREATED))
 
 
 @app.get(

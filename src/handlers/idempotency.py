@@ -15,13 +15,16 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from src.repositories.idempotency import Claim, Claimed, StoredResponse
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -151,6 +154,21 @@ class KeyedRequest:
         """The request failed: its claim goes, unless its record was written with its effect
         (an error after the commit), in which case the record stays and is replayed."""
         self.store.release(self.key, self.fingerprint)
+
+
+def recorded_with(
+    request: KeyedRequest | None, status: int
+) -> Callable[[BaseModel], dict[str, Any]] | None:
+    """For a route that makes its effect in one transaction: what gives the item recording its
+    response (the model it returns, with `status`) in that transaction; None without a key."""
+    if request is None:
+        return None
+    keyed = request
+
+    def record(model: BaseModel) -> dict[str, Any]:
+        return keyed.completion(status, model.model_dump_json(), "application/json")
+
+    return record
 
 
 def _error(status: HTTPStatus, message: str) -> Answer:
