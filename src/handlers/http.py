@@ -3,8 +3,9 @@
 Everything that is the same for every route lives here, once: path matching with 404 and 405,
 pydantic validation of path, query and body (400, 413, 415), the domain error -> HTTP status
 mapping, 503s with Retry-After when AWS is throttling or failing, 500s that reveal nothing but a
-request id, CORS headers on every response and preflights, and the OpenAPI document, generated
-from the routes and their models.
+request id, CORS headers on every response and preflights, the Idempotency-Key header of the
+routes that take it (src.handlers.idempotency), and the OpenAPI document, generated from the
+routes and their models.
 
 It is the API's own rather than Powertools' REST resolver (docs/decisions.md, "The API's own
 router"): it holds what this API uses and nothing else.
