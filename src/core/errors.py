@@ -3,12 +3,17 @@ to its own protocol in one place (HTTP statuses in the API handler)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+
 
 class DomainError(Exception):
     """The root of every refusal: a request or event the service refuses. Its message (and its
     details, where it has them) is safe to show to the client."""
 
     details: object = None
+    # Response headers the refusal asks for (Retry-After, say).
+    headers: Mapping[str, str] = MappingProxyType({})
 
 
 class NotFound(DomainError):
@@ -27,6 +32,21 @@ class RequestValidationFailed(InvalidRequest):
     def __init__(self, problems: list[dict[str, object]]) -> None:
         super().__init__("request validation failed")
         self.details = problems
+
+
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key already used with another request."""
+
+    def __init__(self, header: str) -> None:
+        super().__init__(f"this {header} was used with another request")
+
+
+class RequestStillRunning(Conflict):
+    """The first request with this Idempotency-Key has not finished yet."""
+
+    def __init__(self, header: str, retry_after: int) -> None:
+        super().__init__(f"a request with this {header} is still running; retry later")
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class BodyTooLarge(InvalidRequest):

@@ -32,6 +32,7 @@ from src.core.errors import (
     BodyTooLarge,
     Conflict,
     DomainError,
+    IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
     RequestValidationFailed,
@@ -62,6 +63,7 @@ DEFAULT_DEADLINE_MS = 10_000
 # The one place where domain errors become HTTP statuses (most specific class first).
 STATUS_BY_ERROR: list[tuple[type[DomainError], HTTPStatus]] = [
     (BodyTooLarge, HTTPStatus.REQUEST_ENTITY_TOO_LARGE),
+    (IdempotencyKeyReused, HTTPStatus.UNPROCESSABLE_ENTITY),
     (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (NotFound, HTTPStatus.NOT_FOUND),
     (Conflict, HTTPStatus.CONFLICT),
@@ -228,10 +230,7 @@ class Api:
         self, route: Route, path: dict[str, str], event: Mapping[str, Any], deadline: datetime
     ) -> Response:
         _refuse_other_media_types(event)
-        try:
-            key = idempotency.requested_key(event) if route.idempotent else None
-        except ValueError as exc:
-            raise InvalidRequest(str(exc)) from None
+        key = idempotency.requested_key(event) if route.idempotent else None
         query: dict[str, str] = dict(event.get("queryStringParameters") or {})
         declared = route.query.model_fields if route.query else {}
         unknown = sorted(set(query) - set(declared))
@@ -265,10 +264,14 @@ class Api:
         deadline: datetime,
     ) -> Response:
         """The route under an Idempotency-Key: run once, its answer kept for the repeats."""
-        answered = request.claim(utc_now(), deadline)
-        if answered is not None:
-            status, text, content_type, headers = answered
-            return Response(status, text, content_type, headers)
+        kept = request.claim(utc_now(), deadline)
+        if kept is not None:
+            return Response(
+                kept.status,
+                kept.body,
+                kept.content_type,
+                {idempotency.REPLAYED_HEADER: "true"},
+            )
         if route.takes_idempotency:
             arguments = {**arguments, "idempotency": request}
         try:
@@ -349,7 +352,7 @@ def domain_response(exc: DomainError) -> Response:
         (status for kind, status in STATUS_BY_ERROR if isinstance(exc, kind)),
         HTTPStatus.BAD_REQUEST,
     )
-    return error_response(status, str(exc), exc.details)
+    return error_response(status, str(exc), exc.details, exc.headers)
 
 
 def _is_model(annotation: Any) -> bool:

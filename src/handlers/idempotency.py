@@ -21,6 +21,7 @@ from datetime import datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 
+from src.core.errors import IdempotencyKeyReused, InvalidRequest, RequestStillRunning
 from src.repositories.idempotency import Claim, Claimed, StoredResponse
 
 if TYPE_CHECKING:
@@ -58,9 +59,6 @@ SUCCESS_HEADERS = {
 # another request.
 DOCUMENTED = (HTTPStatus.CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY)
 
-# A response as the router sends it: status, body, content type, headers.
-type Answer = tuple[int, str, str, dict[str, str]]
-
 
 class KeyStore(Protocol):
     def claim(self, key: str, fingerprint: str, now: datetime, deadline: datetime) -> Claim: ...
@@ -72,14 +70,14 @@ class KeyStore(Protocol):
 
 
 def requested_key(event: Mapping[str, Any]) -> str | None:
-    """The request's Idempotency-Key; None without one. ValueError for a malformed one."""
+    """The request's Idempotency-Key; None without one. InvalidRequest for a malformed one."""
     headers = event.get("headers") or {}
     values = [value for name, value in headers.items() if str(name).lower() == HEADER.lower()]
     if not values:
         return None
     value = values[0]
     if not isinstance(value, str) or not _KEY.fullmatch(value):
-        raise ValueError(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters")
+        raise InvalidRequest(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} visible ASCII characters")
     return value
 
 
@@ -111,27 +109,19 @@ class KeyedRequest:
         )
         return cls(store, scoped, hashlib.sha256(canonical.encode()).hexdigest())
 
-    def claim(
-        self, now: datetime, deadline: datetime
-    ) -> tuple[int, str, str, dict[str, str]] | None:
-        """None when this request is to run; else the answer (status, body, content type,
-        headers): the kept response, a 422 or a 409."""
+    def claim(self, now: datetime, deadline: datetime) -> StoredResponse | None:
+        """None when this request is to run; else the kept response to replay.
+        IdempotencyKeyReused (422) when the key came with another request, RequestStillRunning
+        (409, Retry-After) while that request runs."""
         held = self.store.claim(self.key, self.fingerprint, now, deadline)
         if isinstance(held, Claimed):
             return None
         if held.fingerprint != self.fingerprint:
-            return _error(
-                HTTPStatus.UNPROCESSABLE_ENTITY,
-                f"this {HEADER} was used with another request",
-            )
+            raise IdempotencyKeyReused(HEADER)
         if held.response is None:
             wait = max(1, math.ceil((held.deadline - now).total_seconds()))
-            status, body, content_type, headers = _error(
-                HTTPStatus.CONFLICT, f"a request with this {HEADER} is still running; retry later"
-            )
-            return status, body, content_type, {**headers, "Retry-After": str(wait)}
-        kept = held.response
-        return kept.status, kept.body, kept.content_type, {REPLAYED_HEADER: "true"}
+            raise RequestStillRunning(HEADER, wait)
+        return held.response
 
     def completion(self, status: int, body: str, content_type: str) -> dict[str, Any]:
         """The item recording this response, for the transaction that writes the effect."""
@@ -169,7 +159,3 @@ def recorded_with(
         return keyed.completion(status, model.model_dump_json(), "application/json")
 
     return record
-
-
-def _error(status: HTTPStatus, message: str) -> Answer:
-    return status.value, json.dumps({"error": message}), "application/json", {}

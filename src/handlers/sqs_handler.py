@@ -24,10 +24,10 @@ from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
 from src.core.logging import configure_logging, lambda_entry
 from src.core.metrics import NAMESPACE, EmbeddedMetrics
 from src.core.snapstart import prepare_snapshot
-from src.models.orders import OrderNotification, parse_order_message
+from src.models.orders import OrderEvent, OrderNotification, parse_order_message
 from src.repositories.notifications import NoNotifications, SnsNotificationPublisher
 from src.repositories.orders import OrderRepository
-from src.services.orders import OrderEvent, OrderEventService, Result
+from src.services.orders import OrderEventService, Result
 
 settings = OrderConsumerSettings.from_env()
 configure_logging(settings.log_level)

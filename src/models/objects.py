@@ -30,6 +30,11 @@ SEQUENCER = re.compile(rf"[0-9A-Fa-f]{{1,{SEQUENCER_WIDTH}}}")
 TICKET_PREFIX = "upload#"
 
 
+def object_key(bucket: str, key: str) -> str:
+    """An object's metadata key: s3://bucket/key."""
+    return f"s3://{bucket}/{key}"
+
+
 def upload_id_of(key: str) -> str | None:
     """The upload id of an object key (its folder under uploads/); None for a key without one."""
     if not key.startswith(UPLOADS_PREFIX):
@@ -60,7 +65,7 @@ class ObjectChange:
 
     @property
     def object_key(self) -> str:
-        return f"s3://{self.bucket}/{self.key}"
+        return object_key(self.bucket, self.key)
 
 
 class ProcessingStatus(StrEnum):

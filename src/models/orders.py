@@ -225,12 +225,15 @@ class OrderCancelled(_Event):
     reason: Text | None = None
 
 
-type OrderEvent = Annotated[
-    OrderCreated | OrderUpdated | OrderCancelled,
-    Discriminator("type"),
-    Field(title="OrderEvent", description="One message on the order queue."),
-]
-ORDER_EVENT: TypeAdapter[OrderCreated | OrderUpdated | OrderCancelled] = TypeAdapter(OrderEvent)
+# One message on the order queue: which event it is, its `type` says.
+OrderEvent = OrderCreated | OrderUpdated | OrderCancelled
+ORDER_EVENT: TypeAdapter[OrderEvent] = TypeAdapter(
+    Annotated[
+        OrderEvent,
+        Discriminator("type"),
+        Field(title="OrderEvent", description="One message on the order queue."),
+    ]
+)
 
 
 class Order(BaseModel):
@@ -293,7 +296,7 @@ class OrderPath(BaseModel):
 # --- parsing -------------------------------------------------------------------------------
 
 
-def parse_order_message(body: str) -> OrderCreated | OrderUpdated | OrderCancelled:
+def parse_order_message(body: str) -> OrderEvent:
     """The order event in a queue message body, raw or wrapped in an SNS notification.
 
     Every number becomes a Decimal, so no amount passes through a float.
@@ -309,7 +312,7 @@ def parse_order_message(body: str) -> OrderCreated | OrderUpdated | OrderCancell
     return order_event(document)
 
 
-def order_event(document: Any) -> OrderCreated | OrderUpdated | OrderCancelled:
+def order_event(document: Any) -> OrderEvent:
     """The order event a JSON document (parsed, numbers as Decimal) holds; InvalidOrderMessage
     naming every problem found when it holds none."""
     try:

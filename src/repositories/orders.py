@@ -20,6 +20,7 @@ from src.models.orders import (
     Order,
     OrderCancelled,
     OrderCreated,
+    OrderEvent,
     OrderStatus,
     OrderUpdated,
 )
@@ -69,9 +70,7 @@ class OrderRepository:
             raise OrderNotFound(order_id)
         return _from_item(response["Item"])
 
-    def apply(
-        self, event: OrderCreated | OrderUpdated | OrderCancelled, now: datetime
-    ) -> WriteOutcome:
+    def apply(self, event: OrderEvent, now: datetime) -> WriteOutcome:
         """Apply the event to its order in one conditional write, which also records the
         event's fingerprint on the order."""
         match event:

@@ -21,6 +21,7 @@ from src.models.objects import (
     SEQUENCER,
     SEQUENCER_WIDTH,
     TICKET_PREFIX,
+    ObjectChange,
     UploadMetadata,
     upload_id_of,
 )
@@ -107,11 +108,12 @@ class MetadataRepository:
             already_recorded=current.get("sequencer") == item["sequencer"],
         )
 
-    def record_removal(self, object_key: str, sequencer: str, now: datetime) -> bool:
+    def record_removal(self, change: ObjectChange, now: datetime) -> bool:
         """Delete the object's metadata and leave a tombstone, unless a newer event is
         recorded. True when removed."""
+        object_key = change.object_key
         expires = int((now + timedelta(seconds=TOMBSTONE_SECONDS)).timestamp())
-        condition = self._newer(sequencer)
+        condition = self._newer(change.sequencer)
         reasons = transact_write(
             self._client,
             [
@@ -133,7 +135,7 @@ class MetadataRepository:
                         **condition,
                     }
                 },
-                *self._ticket_kept(object_key.split("/", 3)[3], removed_at=now),
+                *self._ticket_kept(change.key, removed_at=now),
             ],
         )
         return reasons is None

@@ -30,13 +30,12 @@ from src.models.orders import (
     Order,
     OrderCancelled,
     OrderCreated,
+    OrderEvent,
     OrderNotification,
     OrderStatus,
     OrderUpdated,
 )
 from src.repositories.orders import Refused, WriteOutcome
-
-type OrderEvent = OrderCreated | OrderUpdated | OrderCancelled
 
 
 class Outcome(StrEnum):

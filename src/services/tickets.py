@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from src.core.clock import utc_now
 from src.core.errors import UploadNotFound
-from src.models.objects import UPLOADS_PREFIX, ProcessingStatus, UploadMetadata
+from src.models.objects import UPLOADS_PREFIX, ProcessingStatus, UploadMetadata, object_key
 from src.models.uploads import (
     DOWNLOAD_URL_SECONDS,
     UPLOAD_URL_SECONDS,
@@ -77,7 +77,7 @@ class UploadTickets:
         ticket = self._tickets.get(upload_id, now)
         if ticket is None:
             raise UploadNotFound(upload_id)
-        found = self._metadata.get(f"s3://{self._urls.bucket}/{ticket.key}")
+        found = self._metadata.get(object_key(self._urls.bucket, ticket.key))
         if found is None:
             status = "removed" if ticket.removed else "pending"
             return Upload(uploadId=upload_id, key=ticket.key, status=status)

@@ -75,7 +75,7 @@ class ChangeOutcome(StrEnum):
 class MetadataStore(Protocol):
     def get(self, object_key: str) -> UploadMetadata | None: ...
     def record(self, metadata: UploadMetadata, sequencer: str) -> NotRecorded | None: ...
-    def record_removal(self, object_key: str, sequencer: str, now: datetime) -> bool: ...
+    def record_removal(self, change: ObjectChange, now: datetime) -> bool: ...
 
 
 class Objects(Protocol):
@@ -154,7 +154,7 @@ class UploadProcessor:
 
     def _remove(self, change: ObjectChange) -> ChangeOutcome:
         store = self._metadata
-        removed = store.record_removal(change.object_key, change.sequencer, self._clock())
+        removed = store.record_removal(change, self._clock())
         if removed or store.get(change.object_key) is None:
             # Also on a duplicate removal: a previous attempt may have stopped before this.
             self._delete_thumbnails_before(change)
