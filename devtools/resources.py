@@ -174,6 +174,7 @@ def function_environments(
     physical: dict[str, str],
     *,
     endpoint: str | None = None,
+    s3_endpoint: str | None = None,
     parameters: dict[str, str] | None = None,
     stack_name: str = STACK,
     region: str = "us-east-1",
@@ -181,8 +182,9 @@ def function_environments(
 ) -> dict[str, dict[str, str]]:
     """Function logical id -> the environment variables the template gives it (Globals first,
     then its own), resolved against the resources in `physical` (as create_resources made them)
-    and the stack's `parameters`. AWS_ENDPOINT_URL, empty in the template (AWS's endpoints), is
-    set to `endpoint`, or left out so that the caller's own environment decides."""
+    and the stack's `parameters`. AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_S3, empty in the
+    template (AWS's endpoints), are set to `endpoint` and `s3_endpoint`, or left out so that the
+    caller's own environment decides."""
     evaluator = Evaluator(
         template,
         physical,
@@ -199,8 +201,12 @@ def function_environments(
             variable: str(evaluator.resolve(value))
             for variable, value in declared_variables(template, name).items()
         }
-        variables.pop("AWS_ENDPOINT_URL", None)
-        if endpoint is not None:
-            variables["AWS_ENDPOINT_URL"] = endpoint
+        for variable, value in (
+            ("AWS_ENDPOINT_URL", endpoint),
+            ("AWS_ENDPOINT_URL_S3", s3_endpoint),
+        ):
+            variables.pop(variable, None)
+            if value is not None:
+                variables[variable] = value
         environments[name] = variables
     return environments

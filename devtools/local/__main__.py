@@ -1,6 +1,7 @@
 """`make dev`: run the whole service locally until Ctrl-C.
 
-Ports: LOCAL_API_PORT (3000) for the API, LOCAL_AWS_PORT (4566) for the emulator; with
+Ports: LOCAL_API_PORT (3000) for the API, LOCAL_AWS_PORT (4566) for the emulator, LOCAL_S3_PORT
+(4570) for S3's front door (s3.py: presigned URLs checked as S3 checks them); with
 AWS_ENDPOINT_URL already set, that emulator is used and none is started. The stack outputs, with
 local values, go to LOCAL_OUTPUTS_FILE (.aws-sam/local/outputs.json).
 Modes: LOCAL_SNAPSTART=1 (or 0) turns SnapStart on (or off) for every function, whatever the
@@ -22,6 +23,9 @@ import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.credentials import Credentials
 
 from devtools.env_vars import write as write_env_vars
 from devtools.local.api import make_server, routes_from_template
@@ -35,6 +39,7 @@ from devtools.local.event_sources import (
 )
 from devtools.local.functions import ROOT, FunctionPool, Modes, versions_from_template
 from devtools.local.reload import CodeBuilder, needs_restart, new_version, syntax_errors, watch
+from devtools.local.s3 import make_s3_front
 from devtools.resources import (
     STACK,
     create_resources,
@@ -55,6 +60,7 @@ class LocalStack:
     def __init__(self) -> None:
         self.api_port = int(os.environ.get("LOCAL_API_PORT", "3000"))
         self.aws_port = int(os.environ.get("LOCAL_AWS_PORT", "4566"))
+        self.s3_port = int(os.environ.get("LOCAL_S3_PORT", "4570"))
         self.outputs_file = Path(
             os.environ.get("LOCAL_OUTPUTS_FILE", ROOT / ".aws-sam" / "local" / "outputs.json")
         )
@@ -66,6 +72,7 @@ class LocalStack:
         self._emulator: Any = None
         self._pools: dict[str, FunctionPool] = {}
         self._server: Any = None
+        self._s3_front: Any = None
         self._template: dict[str, Any] = {}
         self._physical: dict[str, str] = {}
         self._deploying = threading.Lock()
@@ -94,7 +101,9 @@ class LocalStack:
         started = time.perf_counter()
         runtime_python()  # says how to build the runtime environment when it is missing
         require_free(self.api_port, "LOCAL_API_PORT")
+        require_free(self.s3_port, "LOCAL_S3_PORT")
         endpoint, self._emulator = start_emulator(self.aws_port, REGION)
+        s3_endpoint = self._start_s3_front(endpoint)
         import boto3  # noqa: PLC0415 - after the environment points at the emulator
 
         template = self._template = load_template.__wrapped__(TEMPLATE_PATH)
@@ -108,19 +117,26 @@ class LocalStack:
         self._start_event_sources(template, physical, boto3.client("sqs"), boto3.client)
         self._start_reload()
         self._prewarm_debugged()
-        outputs = self._outputs(template, physical, endpoint)
+        outputs = self._outputs(template, physical, endpoint, s3_endpoint)
         # sam local's functions run in containers: LOCAL_CONTAINER_ENDPOINT is the emulator's
-        # URL as they reach it (the same with `--docker-network host`).
+        # URL as they reach it (the same with `--docker-network host`), and S3's front door is
+        # on the same host.
         container_endpoint = os.environ.get("LOCAL_CONTAINER_ENDPOINT", endpoint)
+        container_host = urlsplit(container_endpoint).hostname
         write_env_vars(
             self.outputs_file.parent / "env.json",
-            function_environments(template, physical, endpoint=container_endpoint),
+            function_environments(
+                template,
+                physical,
+                endpoint=container_endpoint,
+                s3_endpoint=f"http://{container_host}:{self.s3_port}",
+            ),
         )
         self.outputs_file.parent.mkdir(parents=True, exist_ok=True)
         self.outputs_file.write_text(json.dumps(outputs, indent=2, sort_keys=True) + "\n")
         print(
             f"local stack ready in {time.perf_counter() - started:.1f} s: "
-            f"API {outputs['ApiEndpoint']}, AWS emulator {endpoint} "
+            f"API {outputs['ApiEndpoint']}, AWS emulator {endpoint}, S3 {s3_endpoint} "
             f"(outputs in {self.outputs_file})",
             flush=True,
         )
@@ -198,6 +214,18 @@ class LocalStack:
         for pool in self._pools.values():
             if pool.version.debug_port is not None:
                 threading.Thread(target=pool.prewarm, daemon=True).start()
+
+    def _start_s3_front(self, endpoint: str) -> str:
+        """S3's front door before the emulator: the functions' S3 endpoint, so the URLs they
+        presign point at it."""
+        credentials = Credentials(
+            os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
+        )
+        self._s3_front = make_s3_front(self.s3_port, endpoint, credentials)
+        threading.Thread(target=self._s3_front.serve_forever, daemon=True).start()
+        s3_endpoint = f"http://127.0.0.1:{self.s3_port}"
+        os.environ["AWS_ENDPOINT_URL_S3"] = s3_endpoint
+        return s3_endpoint
 
     def _start_api(self, template: dict[str, Any]) -> None:
         stage = template["Resources"]["Api"]["Properties"].get("StageName", "local")
@@ -285,7 +313,7 @@ class LocalStack:
         Poller("notifications", notification_tail(sqs, url), self.stop_event).start()
 
     def _outputs(
-        self, template: dict[str, Any], physical: dict[str, str], endpoint: str
+        self, template: dict[str, Any], physical: dict[str, str], endpoint: str, s3_endpoint: str
     ) -> dict[str, str]:
         evaluator = Evaluator(template, physical, stack_name=STACK)
         outputs: dict[str, str] = {}
@@ -300,12 +328,14 @@ class LocalStack:
             except KeyError:
                 continue  # a resource the local stack has no emulation of (the user pool)
         outputs["AwsEndpointUrl"] = endpoint
+        outputs["S3EndpointUrl"] = s3_endpoint
         return outputs
 
     def stop(self) -> None:
         self.stop_event.set()
-        if self._server is not None:
-            self._server.shutdown()
+        for server in (self._server, self._s3_front):
+            if server is not None:
+                server.shutdown()
         for pool in self._pools.values():
             pool.stop()
         if self._emulator is not None:

@@ -143,7 +143,11 @@ def versions_from_template(
     evaluator = Evaluator(template, physical, parameters=parameters, stack_name=STACK)
     defaults = template.get("Globals", {}).get("Function", {})
     environments = function_environments(
-        template, physical, endpoint=os.environ.get("AWS_ENDPOINT_URL"), parameters=parameters
+        template,
+        physical,
+        endpoint=os.environ.get("AWS_ENDPOINT_URL"),
+        s3_endpoint=os.environ.get("AWS_ENDPOINT_URL_S3"),
+        parameters=parameters,
     )
     versions = {}
     for name, variables in environments.items():

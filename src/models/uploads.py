@@ -6,12 +6,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from src.models.common import Timestamp, omit_none
+from src.models.common import INTEGRAL, Timestamp, omit_none
 
 # A presigned URL is good for 15 minutes at most (the contract's limit).
 UPLOAD_URL_SECONDS = 900
+
+# The largest file a ticket admits, in bytes (50 MiB: what the processor reads into memory to
+# decode an image). The presigned PUT signs the exact size, so S3 refuses any other.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 # What clients may upload; anything else is refused before a URL is issued.
 UPLOAD_CONTENT_TYPES = Literal[
@@ -47,6 +51,16 @@ class UploadRequest(BaseModel):
 
     filename: Filename
     contentType: UPLOAD_CONTENT_TYPES
+    size: Annotated[
+        StrictInt,
+        Field(
+            ge=1,
+            le=MAX_UPLOAD_BYTES,
+            description="The file's size in bytes: the upload URL admits this size only",
+            examples=[48213],
+        ),
+        INTEGRAL,
+    ]
 
 
 # An upload's id: 32 hex digits (a UUID's), the folder of its key under uploads/.
@@ -56,14 +70,19 @@ DOWNLOAD_URL_SECONDS = 900
 
 
 class UploadTicket(BaseModel):
-    """Where and how to upload: PUT the bytes to `uploadUrl` with the same Content-Type. Follow
-    the upload at `GET /uploads/{uploadId}`."""
+    """Where and how to upload: PUT the file to `uploadUrl` with `headers` (its Content-Type
+    and Content-Length, both signed: S3 refuses another type or size). Follow the upload at
+    `GET /uploads/{uploadId}`."""
 
     model_config = ConfigDict(defer_build=True)
 
     uploadId: str = Field(examples=["3f1c2a9e8d4b4a519a430c6f1e2b7d10"])
     key: str = Field(examples=["uploads/3f1c2a9e8d4b4a519a430c6f1e2b7d10/holiday.png"])
     uploadUrl: str
+    headers: dict[str, str] = Field(
+        description="The headers the PUT must carry, as they are signed",
+        examples=[{"Content-Type": "image/png", "Content-Length": "48213"}],
+    )
     expiresIn: int = Field(description="Seconds the URL stays valid", examples=[900])
 
 

@@ -10,7 +10,6 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -19,7 +18,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from src.models.common import Timestamp, omit_none
+from src.models.common import INTEGRAL, Timestamp, omit_none
 
 # RFC 5321 caps an address at 254 characters.
 MAX_EMAIL_LENGTH = 254
@@ -62,16 +61,7 @@ Name = Annotated[
 ]
 
 
-def _integral(value: object) -> object:
-    """36.0 as 36: JSON does not tell 36 from 36.0, and JSON Schema's integer admits both.
-    Strings and booleans stay refused (StrictInt)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-# The validator comes last so that it runs first, and the bounds stay in the JSON schema.
-Age = Annotated[StrictInt, Field(ge=0, le=150, examples=[36]), BeforeValidator(_integral)]
+Age = Annotated[StrictInt, Field(ge=0, le=150, examples=[36]), INTEGRAL]
 
 
 class CreateUserRequest(BaseModel):

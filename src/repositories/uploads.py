@@ -304,9 +304,15 @@ class ObjectStore:
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in
         )
 
-    def presign_put(self, key: str, content_type: str, expires_in: int) -> str:
+    def presign_put(self, key: str, content_type: str, size: int, expires_in: int) -> str:
+        """A PUT URL whose signature covers the Content-Type and the Content-Length."""
         return self._client.generate_presigned_url(
             "put_object",
-            Params={"Bucket": self._bucket, "Key": key, "ContentType": content_type},
+            Params={
+                "Bucket": self._bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": size,
+            },
             ExpiresIn=expires_in,
         )

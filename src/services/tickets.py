@@ -24,7 +24,7 @@ from src.repositories.uploads import Ticket
 class UploadUrls(Protocol):
     @property
     def bucket(self) -> str: ...
-    def presign_put(self, key: str, content_type: str, expires_in: int) -> str: ...
+    def presign_put(self, key: str, content_type: str, size: int, expires_in: int) -> str: ...
     def presign_get(self, key: str, expires_in: int) -> str: ...
 
 
@@ -59,13 +59,18 @@ class UploadTickets:
         self, request: UploadRequest, record: Callable[[UploadTicket], Any] | None = None
     ) -> UploadTicket:
         """A presigned PUT for a fresh key under uploads/<uploadId>/ (the client's file name
-        kept last), recorded so that the upload can be followed. `record` gives a write to make
+        kept last), signing the content type and the size, recorded so that the upload can be
+        followed. `record` gives a write to make
         with the ticket, atomically (the response's record, for an Idempotency-Key)."""
         upload_id = self._new_id()
         key = f"{UPLOADS_PREFIX}{upload_id}/{request.filename}"
-        url = self._urls.presign_put(key, request.contentType, UPLOAD_URL_SECONDS)
+        url = self._urls.presign_put(key, request.contentType, request.size, UPLOAD_URL_SECONDS)
         ticket = UploadTicket(
-            uploadId=upload_id, key=key, uploadUrl=url, expiresIn=UPLOAD_URL_SECONDS
+            uploadId=upload_id,
+            key=key,
+            uploadUrl=url,
+            headers={"Content-Type": request.contentType, "Content-Length": str(request.size)},
+            expiresIn=UPLOAD_URL_SECONDS,
         )
         also = () if record is None else (record(ticket),)
         self._tickets.record(upload_id, key, request.contentType, self._clock(), also)

@@ -149,7 +149,7 @@ def test_a_client_retries_a_create_safely_with_an_idempotency_key(
     assert retried.headers["Idempotent-Replayed"] == "true"
     assert other.status_code == 422
     assert malformed.status_code == 400
-    ticket = {"filename": "cat.png", "contentType": "image/png"}
+    ticket = {"filename": "cat.png", "contentType": "image/png", "size": 4096}
     upload_key = {"Idempotency-Key": str(uuid.uuid4())}
     tickets = [
         http.post(f"{api}/uploads", json=ticket, headers=upload_key, timeout=30) for _ in range(2)
@@ -283,7 +283,9 @@ def test_uploads_json_and_image_then_a_deletion(
         ("photo.png", "image/png", png((600, 300))),
     ]:
         ticket = http.post(
-            f"{api}/uploads", json={"filename": filename, "contentType": content_type}, timeout=30
+            f"{api}/uploads",
+            json={"filename": filename, "contentType": content_type, "size": len(body)},
+            timeout=30,
         ).json()
         created.objects.append(ticket["key"])
         # To the presigned URL, without the API's token: S3 takes the signature in the URL.
@@ -326,7 +328,9 @@ def test_a_client_follows_its_uploads_to_their_results(
     followed = {}
     for filename, body in [("photo.png", image), ("broken.png", b"<html>not a png</html>")]:
         ticket = http.post(
-            f"{api}/uploads", json={"filename": filename, "contentType": "image/png"}, timeout=30
+            f"{api}/uploads",
+            json={"filename": filename, "contentType": "image/png", "size": len(body)},
+            timeout=30,
         ).json()
         created.objects.append(ticket["key"])
         pending = http.get(f"{api}/uploads/{ticket['uploadId']}", timeout=30)
@@ -357,6 +361,98 @@ def test_a_client_follows_its_uploads_to_their_results(
         "processedAt": broken["processedAt"],
     }
     assert http.get(f"{api}/uploads/{'0' * 32}", timeout=30).status_code == 404
+
+
+def curl_put(url: str, folder: Path, *options: str) -> tuple[int, str]:
+    """`curl -X PUT` run in `folder`, as a tool would send a file: the status and the body."""
+    curl = shutil.which("curl") or pytest.fail("curl is not on PATH")
+    done = subprocess.run(
+        [curl, "-sS", "-m", "20", "-w", "\n%{http_code}", "-X", "PUT", *options, url],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=folder,
+    )
+    assert done.returncode == 0, done.stderr  # answered, not timed out
+    body, _, status = done.stdout.rpartition("\n")
+    return int(status), body
+
+
+PNG_TYPE = ["-H", "Content-Type: image/png"]
+
+
+@pytest.mark.parametrize(
+    ("case", "options", "refusal"),
+    [
+        ("as the ticket says", ["--upload-file", "cat.png", *PNG_TYPE], None),
+        # --data-binary sends application/x-www-form-urlencoded unless told otherwise.
+        (
+            "with curl's default content type",
+            ["--data-binary", "@cat.png"],
+            "SignatureDoesNotMatch",
+        ),
+        (
+            "with another content type",
+            ["--upload-file", "cat.png", "-H", "Content-Type: text/plain"],
+            "SignatureDoesNotMatch",
+        ),
+        ("larger", ["--upload-file", "larger.png", *PNG_TYPE], "SignatureDoesNotMatch"),
+        (
+            "larger, waiting for 100 Continue",
+            ["--upload-file", "large.png", *PNG_TYPE, "-H", "Expect: 100-continue"],
+            "SignatureDoesNotMatch",
+        ),
+        ("without the signature", ["--upload-file", "cat.png", *PNG_TYPE], "AccessDenied"),
+    ],
+)
+def test_the_bucket_takes_only_the_upload_its_ticket_names(
+    stack: dict[str, str],
+    *,
+    aws: Callable[[str], Any],
+    http: requests.Session,
+    created: Created,
+    tmp_path: Path,
+    case: str,
+    options: list[str],
+    refusal: str | None,
+) -> None:
+    api, s3, bucket = stack["ApiEndpoint"], aws("s3"), stack["UploadsBucketName"]
+    image = png((64, 64))
+    (tmp_path / "cat.png").write_bytes(image)
+    (tmp_path / "larger.png").write_bytes(image + b"\0" * 10)
+    (tmp_path / "large.png").write_bytes(image + b"\0" * 2**21)
+    ticket = http.post(
+        f"{api}/uploads",
+        json={"filename": "cat.png", "contentType": "image/png", "size": len(image)},
+        timeout=30,
+    ).json()
+    created.objects.append(ticket["key"])
+    url = (
+        ticket["uploadUrl"].split("?")[0]
+        if case == "without the signature"
+        else ticket["uploadUrl"]
+    )
+
+    status, body = curl_put(url, tmp_path, *options)
+
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=ticket["key"])
+    if refusal is None:
+        assert (status, body, listed["KeyCount"]) == (200, "", 1)
+    else:
+        assert (status, f"<Code>{refusal}</Code>" in body, listed["KeyCount"]) == (403, True, 0)
+
+
+def test_a_ticket_is_refused_for_a_file_over_the_limit(
+    stack: dict[str, str], http: requests.Session
+) -> None:
+    response = http.post(
+        f"{stack['ApiEndpoint']}/uploads",
+        json={"filename": "huge.png", "contentType": "image/png", "size": 50 * 2**20 + 1},
+        timeout=30,
+    )
+
+    assert response.status_code == 400
+    assert response.json()["details"][0]["loc"] == ["size"]
 
 
 def test_the_docs_page_renders_every_operation_in_a_browser(

@@ -255,7 +255,7 @@ def test_a_server_error_is_not_kept_and_the_retry_runs(
 def test_an_upload_ticket_is_replayed(
     api: ApiClient, uploads_bucket: str, metadata_table: str
 ) -> None:
-    request = {"filename": "cat.png", "contentType": "image/png"}
+    request = {"filename": "cat.png", "contentType": "image/png", "size": 4096}
 
     first = post(api, "/uploads", request, "upload-1")
     again = post(api, "/uploads", request, "upload-1")

@@ -22,8 +22,10 @@ def bucket(uploads_bucket: str, metadata_table: str) -> Bucket:
     return Bucket(uploads_bucket)
 
 
-def ticket(api: ApiClient, filename: str, content_type: str) -> dict[str, Any]:
-    response = api.request("POST", "/uploads", {"filename": filename, "contentType": content_type})
+def ticket(api: ApiClient, filename: str, content_type: str, size: int) -> dict[str, Any]:
+    response = api.request(
+        "POST", "/uploads", {"filename": filename, "contentType": content_type, "size": size}
+    )
     assert response.status == 201
     body: dict[str, Any] = response.body
     return body
@@ -47,7 +49,7 @@ def status(api: ApiClient, upload_id: str) -> Any:
 
 
 def test_a_ticket_is_pending_until_its_file_is_processed(api: ApiClient, bucket: Bucket) -> None:
-    issued = ticket(api, "cat.png", "image/png")
+    issued = ticket(api, "cat.png", "image/png", 4096)
 
     response = status(api, issued["uploadId"])
 
@@ -63,8 +65,8 @@ def test_a_ticket_is_pending_until_its_file_is_processed(api: ApiClient, bucket:
 def test_a_processed_image_comes_with_working_download_and_thumbnail_urls(
     api: ApiClient, bucket: Bucket
 ) -> None:
-    issued = ticket(api, "cat.png", "image/png")
     image = png((640, 320))
+    issued = ticket(api, "cat.png", "image/png", len(image))
     uploaded(bucket, issued, image, "image/png")
     before = datetime.now(UTC)
 
@@ -90,8 +92,9 @@ def test_a_processed_image_comes_with_working_download_and_thumbnail_urls(
 def test_a_processed_json_file_has_its_record_count_and_no_thumbnail(
     api: ApiClient, bucket: Bucket
 ) -> None:
-    issued = ticket(api, "rows.json", "application/json")
-    uploaded(bucket, issued, b'[{"a": 1}, {"a": 2}]', "application/json")
+    rows = b'[{"a": 1}, {"a": 2}]'
+    issued = ticket(api, "rows.json", "application/json", len(rows))
+    uploaded(bucket, issued, rows, "application/json")
 
     body = status(api, issued["uploadId"]).body
 
@@ -103,8 +106,9 @@ def test_a_processed_json_file_has_its_record_count_and_no_thumbnail(
 def test_a_corrupt_image_has_failed_with_a_reason_a_person_can_read(
     api: ApiClient, bucket: Bucket
 ) -> None:
-    issued = ticket(api, "cat.png", "image/png")
-    uploaded(bucket, issued, b"<html>not a png</html>", "image/png")
+    corrupt = b"<html>not a png</html>"
+    issued = ticket(api, "cat.png", "image/png", len(corrupt))
+    uploaded(bucket, issued, corrupt, "image/png")
 
     body = status(api, issued["uploadId"]).body
 
@@ -118,7 +122,7 @@ def test_a_corrupt_image_has_failed_with_a_reason_a_person_can_read(
 def test_a_removed_file_is_removed(api: ApiClient, bucket: Bucket) -> None:
     from src.handlers import s3_handler
 
-    issued = ticket(api, "rows.json", "application/json")
+    issued = ticket(api, "rows.json", "application/json", 2)
     uploaded(bucket, issued, b"[]", "application/json")
 
     s3_handler.handler(
@@ -148,8 +152,8 @@ def test_an_id_of_another_shape_is_a_400(api: ApiClient, bucket: Bucket, upload_
 def test_an_unused_ticket_expires_after_a_day_and_a_used_one_stays(
     api: ApiClient, bucket: Bucket, dynamodb: Any, metadata_table: str
 ) -> None:
-    unused = ticket(api, "never.png", "image/png")
-    used = ticket(api, "rows.json", "application/json")
+    unused = ticket(api, "never.png", "image/png", 4096)
+    used = ticket(api, "rows.json", "application/json", 2)
     uploaded(bucket, used, b"[]", "application/json")
 
     kept = tickets(dynamodb, metadata_table)
@@ -170,7 +174,7 @@ def test_an_unused_ticket_expires_after_a_day_and_a_used_one_stays(
 def test_a_replayed_ticket_request_records_one_ticket(
     api: ApiClient, bucket: Bucket, dynamodb: Any, metadata_table: str
 ) -> None:
-    request = {"filename": "cat.png", "contentType": "image/png"}
+    request = {"filename": "cat.png", "contentType": "image/png", "size": 4096}
     headers = {"Idempotency-Key": "upload-1"}
 
     first = api.request("POST", "/uploads", request, headers=headers)

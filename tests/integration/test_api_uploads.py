@@ -12,6 +12,7 @@ import pytest
 import requests
 from PIL import Image
 
+from src.models.uploads import MAX_UPLOAD_BYTES
 from tests.conftest import ApiClient, LambdaContext
 
 
@@ -24,7 +25,9 @@ def test_issues_a_presigned_put_under_uploads_that_expires_within_15_minutes(
     uploads_api: ApiClient,
 ) -> None:
     response = uploads_api.request(
-        "POST", "/uploads", {"filename": "holiday photo.png", "contentType": "image/png"}
+        "POST",
+        "/uploads",
+        {"filename": "holiday photo.png", "contentType": "image/png", "size": 48213},
     )
 
     assert response.status == 201
@@ -34,12 +37,14 @@ def test_issues_a_presigned_put_under_uploads_that_expires_within_15_minutes(
     assert 0 < ticket["expiresIn"] <= 900
     query = parse_qs(urlparse(ticket["uploadUrl"]).query)
     assert query["X-Amz-Expires"] == [str(ticket["expiresIn"])]
-    assert "content-type" in query["X-Amz-SignedHeaders"][0]
+    # S3 refuses a PUT whose Content-Type or Content-Length is not the one signed.
+    assert query["X-Amz-SignedHeaders"] == ["content-length;content-type;host"]
+    assert ticket["headers"] == {"Content-Type": "image/png", "Content-Length": "48213"}
     assert urlparse(ticket["uploadUrl"]).path.endswith("/holiday%20photo.png")
 
 
 def test_each_ticket_gets_its_own_key(uploads_api: ApiClient) -> None:
-    body = {"filename": "a.json", "contentType": "application/json"}
+    body = {"filename": "a.json", "contentType": "application/json", "size": 2}
 
     first = uploads_api.request("POST", "/uploads", body).body["key"]
     second = uploads_api.request("POST", "/uploads", body).body["key"]
@@ -53,7 +58,9 @@ def test_a_presigned_upload_round_trip_reaches_the_processor(
     buffer = io.BytesIO()
     Image.new("RGB", (512, 256), (0, 128, 0)).save(buffer, format="JPEG")
     ticket = uploads_api.request(
-        "POST", "/uploads", {"filename": "field.jpg", "contentType": "image/jpeg"}
+        "POST",
+        "/uploads",
+        {"filename": "field.jpg", "contentType": "image/jpeg", "size": len(buffer.getvalue())},
     ).body
 
     put = requests.put(
@@ -95,31 +102,53 @@ def test_a_presigned_upload_round_trip_reaches_the_processor(
     assert (item["width"]["N"], item["height"]["N"]) == ("512", "256")
 
 
+VALID = {"filename": "a.png", "contentType": "image/png", "size": 10}
+
+
 @pytest.mark.parametrize(
-    "body",
+    ("change", "field"),
     [
-        {"filename": "../etc/passwd", "contentType": "text/plain"},
-        {"filename": "a/b.png", "contentType": "image/png"},
-        {"filename": ".hidden", "contentType": "text/plain"},
-        {"filename": "", "contentType": "text/plain"},
+        ({"filename": "../etc/passwd"}, "filename"),
+        ({"filename": "a/b.png"}, "filename"),
+        ({"filename": ".hidden"}, "filename"),
+        ({"filename": ""}, "filename"),
         # The document's pattern refuses surrounding whitespace, so the server does too.
-        {"filename": " ", "contentType": "text/plain"},
-        {"filename": " cat.png", "contentType": "image/png"},
-        {"filename": "cat.png\t", "contentType": "image/png"},
-        {"filename": "cat.png\u0085", "contentType": "image/png"},  # a C1 control character
-        {"filename": "x" * 201, "contentType": "text/plain"},
-        {"filename": "evil\n.png", "contentType": "image/png"},
-        {"filename": "a.exe", "contentType": "application/x-msdownload"},
-        {"filename": "a.svg", "contentType": "image/svg+xml"},
-        {"filename": "a.png"},
-        {"filename": "a.png", "contentType": "image/png", "key": "uploads/mine.png"},
+        ({"filename": " "}, "filename"),
+        ({"filename": " cat.png"}, "filename"),
+        ({"filename": "cat.png\t"}, "filename"),
+        ({"filename": "cat.png\u0085"}, "filename"),  # a C1 control character
+        ({"filename": "x" * 201}, "filename"),
+        ({"filename": "evil\n.png"}, "filename"),
+        ({"contentType": "application/x-msdownload"}, "contentType"),
+        ({"contentType": "image/svg+xml"}, "contentType"),
+        ({"contentType": None}, "contentType"),
+        ({"size": None}, "size"),
+        ({"size": 0}, "size"),
+        ({"size": MAX_UPLOAD_BYTES + 1}, "size"),
+        ({"size": "10"}, "size"),
+        ({"size": True}, "size"),
+        ({"size": 10.5}, "size"),
+        ({"key": "uploads/mine.png"}, "key"),
     ],
 )
-def test_invalid_requests_are_400(uploads_api: ApiClient, body: dict[str, Any]) -> None:
+def test_invalid_requests_are_400_naming_the_field(
+    uploads_api: ApiClient, change: dict[str, Any], field: str
+) -> None:
+    body = {name: value for name, value in {**VALID, **change}.items() if value is not None}
+
     response = uploads_api.request("POST", "/uploads", body)
 
     assert response.status == 400
-    assert "error" in response.body
+    assert [problem["loc"] for problem in response.body["details"]] == [[field]]
+
+
+def test_the_largest_size_a_ticket_admits_is_issued(uploads_api: ApiClient) -> None:
+    issued = uploads_api.request("POST", "/uploads", {**VALID, "size": MAX_UPLOAD_BYTES})
+    integral = uploads_api.request("POST", "/uploads", {**VALID, "size": 10.0})
+
+    assert issued.status == 201
+    assert issued.body["headers"]["Content-Length"] == str(MAX_UPLOAD_BYTES)
+    assert (integral.status, integral.body["headers"]["Content-Length"]) == (201, "10")
 
 
 def test_is_in_the_openapi_document(uploads_api: ApiClient) -> None:

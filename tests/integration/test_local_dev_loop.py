@@ -286,15 +286,20 @@ def test_the_env_vars_file_names_resources_the_emulator_holds(tmp_path: Path) ->
         def client(service: str) -> Any:
             return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1")
 
+        s3_endpoint = stack.outputs["S3EndpointUrl"]
         checks = {
             "_TABLE": lambda name: client("dynamodb").describe_table(TableName=name),
-            "_BUCKET": lambda name: client("s3").head_bucket(Bucket=name),
+            # Through S3's front door, as the functions reach the bucket.
+            "_BUCKET": lambda name: boto3.client(
+                "s3", endpoint_url=s3_endpoint, region_name="us-east-1"
+            ).head_bucket(Bucket=name),
             "_TOPIC_ARN": lambda arn: client("sns").get_topic_attributes(TopicArn=arn),
             "_QUEUE_URL": lambda url: client("sqs").get_queue_attributes(QueueUrl=url),
         }
         checked = set()
         for variables in environments.values():
             assert variables["AWS_ENDPOINT_URL"] == endpoint
+            assert variables["AWS_ENDPOINT_URL_S3"] == s3_endpoint
             for name, value in variables.items():
                 for suffix, check in checks.items():
                     if name.endswith(suffix):

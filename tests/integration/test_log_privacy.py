@@ -48,7 +48,9 @@ def test_the_api_logs_no_personal_data(
     api.request("PUT", f"/users/{user_id}", {"name": NAME, "nickname": EMAIL})  # 400
     api.request("GET", f"/users/{user_id}")
     api.request("GET", "/users", query={"lastKey": EMAIL})  # 400
-    api.request("POST", "/uploads", {"filename": f"{EMAIL}.json", "contentType": "text/x-no"})
+    api.request(
+        "POST", "/uploads", {"filename": f"{EMAIL}.json", "contentType": "text/x-no", "size": 1}
+    )
     # An unexpected error: the table is gone, so the request is a 500 logged with its stack.
     dynamodb.delete_table(TableName=users_table)
     assert api.request("POST", "/users", {"email": EMAIL, "name": NAME}).status == 500

@@ -72,7 +72,7 @@ def test_the_quick_start_blocks_work_as_written(tmp_path: Path) -> None:
     assert got == listed["users"][0]
     assert updated["age"] == 37
     assert deleted == 204
-    assert set(ticket) == {"uploadId", "key", "uploadUrl", "expiresIn"}
+    assert set(ticket) == {"uploadId", "key", "uploadUrl", "headers", "expiresIn"}
     assert created is not None
     assert (created["status"], created["total"]) == ("pending", 31.98)
     assert final

@@ -1,17 +1,25 @@
 """The local stack's stand-ins for AWS, piece by piece: API Gateway's proxy events and
-responses, the SQS event source mapping's partial batch rule, asynchronous invocation."""
+responses, the SQS event source mapping's partial batch rule, asynchronous invocation, S3's
+checks of presigned URLs."""
 
 from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
+from email.message import Message
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import boto3
 import pytest
+from botocore.config import Config
+from botocore.credentials import Credentials
 
 from devtools.local.api import Route, _pattern, _rank, build_event, routes_from_template
 from devtools.local.event_sources import Sequencer, failed_message_ids, invoke_async, sqs_record
 from devtools.local.functions import InvocationError
+from devtools.local.s3 import Refusal, check_presigned
 from devtools.template import load_template
 
 
@@ -177,3 +185,118 @@ def test_sequencers_grow_in_emission_order() -> None:
 
     assert values == sorted(values)
     assert len(set(values)) == 1000
+
+
+# --- S3's front door: presigned URLs checked as S3 checks them ---------------------------------
+
+KEY = Credentials("test", "test")
+
+
+def presigned(method: str = "put_object", **params: Any) -> str:
+    """A presigned URL as the API's client makes it, good for 900 s."""
+    client = boto3.client(
+        "s3",
+        endpoint_url="http://127.0.0.1:4570",
+        region_name="us-east-1",
+        aws_access_key_id=KEY.access_key,
+        aws_secret_access_key=KEY.secret_key,
+        config=Config(signature_version="s3v4"),
+    )
+    url: str = client.generate_presigned_url(
+        method, Params={"Bucket": "uploads", "Key": "uploads/a b.png", **params}, ExpiresIn=900
+    )
+    return url
+
+
+def signed_at(url: str) -> datetime:
+    (stamp,) = parse_qs(urlsplit(url).query)["X-Amz-Date"]
+    return datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+
+def refusal(
+    url: str,
+    headers: dict[str, str],
+    *,
+    method: str = "PUT",
+    after: float = 0,
+    credentials: Credentials = KEY,
+) -> str | None:
+    """The code S3 refuses the request with, `after` seconds past the signing, or None."""
+    split = urlsplit(url)
+    message = Message()
+    for name, value in {"Host": split.netloc, **headers}.items():
+        message[name] = value
+    try:
+        now = (signed_at(url) if "X-Amz-Date" in url else datetime.now(UTC)) + timedelta(
+            seconds=after
+        )
+        check_presigned(method, f"{split.path}?{split.query}", message, credentials, now)
+    except Refusal as refused:
+        return refused.code
+    return None
+
+
+TICKET = {"ContentType": "image/png", "ContentLength": 1234}
+AS_SIGNED = {"Content-Type": "image/png", "Content-Length": "1234"}
+
+
+def test_a_put_as_its_ticket_signs_it_is_taken() -> None:
+    url = presigned(**TICKET)
+
+    assert refusal(url, AS_SIGNED) is None
+    assert refusal(url, {**AS_SIGNED, "User-Agent": "curl/8.5.0"}) is None  # unsigned header
+    assert refusal(url, AS_SIGNED, after=900) is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {**AS_SIGNED, "Content-Type": "application/x-www-form-urlencoded"},
+        {**AS_SIGNED, "Content-Type": "text/plain"},
+        {"Content-Length": "1234"},
+        {**AS_SIGNED, "Content-Length": "1235"},
+        {"Content-Type": "image/png", "Transfer-Encoding": "chunked"},
+        {**AS_SIGNED, "Host": "127.0.0.1:9999"},
+    ],
+)
+def test_another_type_size_or_host_does_not_match_the_signature(headers: dict[str, str]) -> None:
+    assert refusal(presigned(**TICKET), headers) == "SignatureDoesNotMatch"
+
+
+def test_a_changed_request_does_not_match_the_signature() -> None:
+    url = presigned(**TICKET)
+    path, _, query = url.partition("?")
+
+    assert refusal(f"{path}x?{query}", AS_SIGNED) == "SignatureDoesNotMatch"
+    assert refusal(f"{path}?{query}&acl=", AS_SIGNED) == "SignatureDoesNotMatch"
+    assert refusal(url, AS_SIGNED, method="DELETE") == "SignatureDoesNotMatch"
+    assert refusal(url.replace("X-Amz-Expires=900", "X-Amz-Expires=901"), AS_SIGNED) == (
+        "SignatureDoesNotMatch"
+    )
+    assert refusal(url, AS_SIGNED, credentials=Credentials("test", "other")) == (
+        "SignatureDoesNotMatch"
+    )
+
+
+def test_an_expired_unknown_unsigned_or_malformed_url_is_refused() -> None:
+    url = presigned(**TICKET)
+    path = url.partition("?")[0]
+
+    assert refusal(url, AS_SIGNED, after=901) == "AccessDenied"
+    assert refusal(url, AS_SIGNED, credentials=Credentials("other", "test")) == (
+        "InvalidAccessKeyId"
+    )
+    assert refusal(path, AS_SIGNED) == "AccessDenied"
+    assert refusal(url.replace("X-Amz-Date=", "X-Amz-Datum="), AS_SIGNED) == (
+        "AuthorizationQueryParametersError"
+    )
+    assert refusal(f"{path}?AWSAccessKeyId=test&Signature=x&Expires=1", AS_SIGNED) == (
+        "InvalidRequest"
+    )
+
+
+def test_a_presigned_get_is_checked_the_same_way() -> None:
+    url = presigned("get_object")
+
+    assert refusal(url, {}, method="GET") is None
+    assert refusal(url, {}, method="GET", after=3600) == "AccessDenied"
