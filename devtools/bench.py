@@ -8,9 +8,15 @@ one run, each against a budget set relative to a floor measured in the same run.
   extra packages such as pyOpenSSL and awscrt botocore would import), and src/ as
   the function artifact ships it (made by the Makefile's build target, with its bytecode). Runs
   alternate with the floor: a process that creates a boto3 DynamoDB client and does one GetItem.
+  A reference run beside them: the floor plus pydantic's import and one model validated and
+  dumped, the least any pydantic API pays.
+- After a restore: per function, copies restored from one snapshot through the local stack's
+  SnapStart lifecycle; each copy's first invocation against warm ones in the same copy.
 - Warm: hundreds of invocations in this process; median and p99.
 - AWS calls: counted at botocore's HTTP layer (before-send), per request type, per SQS message,
   per S3 object.
+- Load (devtools/bench_load.py): the local stack's consumer draining a backlog of orders, and its
+  API under concurrent clients.
 - Artifacts: `sam build` into a temporary directory.
 
 Results print as a table and go to bench-results/bench.json. Beside each cold-start median go the
@@ -22,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import functools
 import io
 import json
 import os
@@ -36,6 +44,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from devtools.bench_load import LOAD_SECONDS, ORDERS, under_load
 from devtools.lambda_events import LambdaContext, api_event, load_event
 from devtools.resources import (
     create_resources,
@@ -49,8 +58,10 @@ from devtools.template import load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results" / "bench.json"
-# The order consumer's cold start with a one-message batch: reported, not budgeted.
-SQS_ONE_MESSAGE = "SqsHandlerFunction, 1 msg"
+# What the cold-start runs measure (the consumer's is not: no user waits on it; its throughput
+# under a backlog is what counts), and the reference run beside the floor.
+COLD_FUNCTIONS = ("ApiFunction", "S3HandlerFunction")
+PYDANTIC_REFERENCE = "floor + pydantic"
 
 COLD_DRIVER = """
 import json, sys, time
@@ -73,6 +84,16 @@ import boto3, os
 client = boto3.client("dynamodb")
 client.get_item(TableName=os.environ["USERS_TABLE"], Key={"userId": {"S": sys.argv[1]}})
 """
+PYDANTIC_BODY = (
+    FLOOR_BODY
+    + """
+from pydantic import BaseModel, ConfigDict, Field
+class UserPath(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+    userId: str = Field(pattern=r"^[A-Za-z0-9-]+$")
+UserPath.model_validate({"userId": sys.argv[1]}).model_dump_json()
+"""
+)
 
 
 def function_artifact(target: Path) -> None:
@@ -99,18 +120,21 @@ def emulator() -> Iterator[str]:
     paused requests by 160-500 ms, which read as the handlers' latency: POST /users had a p99 of
     236 ms, and has 17-25 ms without them. A minute of garbage is a few hundred MB at most."""
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-c", EMULATOR, "--host", "127.0.0.1", "--port", str(port)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port, server)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with tempfile.TemporaryDirectory() as recordings:
+        server = subprocess.Popen(
+            [sys.executable, "-c", EMULATOR, "--host", "127.0.0.1", "--port", str(port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            # Where its request recording goes, when the load bench turns it on.
+            env={**os.environ, "MOTO_RECORDER_FILEPATH": str(Path(recordings) / "requests")},
+        )
+        try:
+            _wait_for_port(port, server)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 EMULATOR = """
@@ -145,6 +169,13 @@ def timed(
         handler(event, LambdaContext(function_name="bench"))
         durations.append((time.perf_counter() - started) * 1000)
     return summary(durations)
+
+
+def invoke_timed(environment: Any, event: Any) -> float:
+    """One invocation of an execution environment of the local stack, in ms."""
+    started = time.perf_counter()
+    environment.invoke(event)
+    return (time.perf_counter() - started) * 1000
 
 
 def summary(durations: list[float]) -> dict[str, float]:
@@ -221,31 +252,37 @@ class Bench:
         }
 
     # --- cold starts ---------------------------------------------------------------------------
-    def cold(self) -> None:
-        user_id = self.seed_user()
-        events = {
+    def first_events(self, user_id: str) -> dict[str, Callable[[], Any]]:
+        """Per function, what its first invocation gets: GET /users/{id}, a batch of ten new
+        orders, a new JSON object."""
+        return {
             "ApiFunction": lambda: api_event("GET", f"/users/{user_id}"),
             "SqsHandlerFunction": lambda: self.sqs_event(10),
             "S3HandlerFunction": self.s3_event,
         }
-        # (label, function, first event). The consumer's budgeted first event is a batch of ten;
-        # a batch of one (not budgeted) shows what the nine further messages' calls add.
-        series = [(name, name, events[name]) for name in self.functions]
-        series.append((SQS_ONE_MESSAGE, "SqsHandlerFunction", lambda: self.sqs_event(1)))
-        samples: dict[str, list[float]] = {label: [] for label, _, _ in series}
+
+    def cold(self) -> None:
+        user_id = self.seed_user()
+        events = self.first_events(user_id)
+
+        def handler_arguments(name: str) -> list[str]:
+            return [json.dumps(events[name]()), self.functions[name]]
+
+        # (label, function, the process's code, its arguments)
+        series: list[tuple[str, str, str, Callable[[], list[str]]]] = [
+            (name, name, HANDLER_BODY, functools.partial(handler_arguments, name))
+            for name in COLD_FUNCTIONS
+        ]
+        series.append((PYDANTIC_REFERENCE, "ApiFunction", PYDANTIC_BODY, lambda: [user_id]))
+        samples: dict[str, list[float]] = {label: [] for label, *_ in series}
         samples["floor"] = []
         # Each run over the floor run right after it: how far one run's ratio strays.
-        ratios: dict[str, list[float]] = {label: [] for label, _, _ in series}
+        ratios: dict[str, list[float]] = {label: [] for label, *_ in series}
         with tempfile.TemporaryDirectory() as code:
             function_artifact(Path(code))
             for _ in range(self.runs):
-                for label, function, event in series:
-                    ms = self._process(
-                        code,
-                        function,
-                        HANDLER_BODY,
-                        [json.dumps(event()), self.functions[function]],
-                    )
+                for label, function, body, arguments in series:
+                    ms = self._process(code, function, body, arguments())
                     floor = self._process(code, "ApiFunction", FLOOR_BODY, [user_id])
                     samples[label].append(ms)
                     samples["floor"].append(floor)
@@ -282,6 +319,51 @@ class Bench:
         )
         ms: float = json.loads(result.stdout.strip().splitlines()[-1])["ms"]
         return ms
+
+    # --- SnapStart: the first invocation after a restore ----------------------------------------
+    def restored(self) -> None:
+        """Through the local stack's SnapStart lifecycle (devtools/local/snapstart.py): per
+        function, one snapshot (init with the before-snapshot hooks), then copies restored from
+        it. Each copy's first invocation is timed, then warm ones in the same copy; the median
+        of each, both as the supervisor sees them (pipes included)."""
+        from devtools.local.functions import Modes, versions_from_template  # noqa: PLC0415
+        from devtools.local.snapstart import Snapshot  # noqa: PLC0415
+
+        user_id = self.seed_user()
+        events = self.first_events(user_id)
+        first: dict[str, list[float]] = {}
+        warm: dict[str, list[float]] = {}
+        with tempfile.TemporaryDirectory() as code:
+            function_artifact(Path(code))
+            versions = versions_from_template(
+                self.template, self.physical, Path(code), Modes(snapstart=True)
+            )
+            for name, version in versions.items():
+                quiet = dataclasses.replace(
+                    version, variables={**version.variables, "LOG_LEVEL": "WARNING"}
+                )
+                snapshot = Snapshot.take(quiet)
+                try:
+                    for _ in range(self.runs):
+                        environment = snapshot.restore()
+                        try:
+                            first.setdefault(name, []).append(
+                                invoke_timed(environment, events[name]())
+                            )
+                            warm.setdefault(name, []).extend(
+                                invoke_timed(environment, events[name]()) for _ in range(5)
+                            )
+                        finally:
+                            environment.stop()
+                finally:
+                    snapshot.stop()
+        self.results["restored_ms"] = {
+            name: {
+                "first": statistics.median(first[name]),
+                "warm": statistics.median(warm[name]),
+            }
+            for name in first
+        }
 
     # --- warm invocations and AWS calls -------------------------------------------------------
     def warm_and_calls(self) -> None:
@@ -378,9 +460,16 @@ class Bench:
 def budgets(results: dict[str, Any]) -> list[tuple[str, float, float, str]]:
     """(what, measured, budget, unit) for every budget of the performance issue."""
     cold, warm, calls = results["cold_ms"], results["warm_ms"], results["aws_calls"]
+    restored, load = results["restored_ms"], results["load"]
     floor = cold["floor"]
     return [
-        ("API cold start / floor", cold["ApiFunction"] / floor, 1.5, "x"),
+        ("API cold start / floor", cold["ApiFunction"] / floor, 1.2, "x"),
+        (
+            "API first invocation after a restore / warm",
+            restored["ApiFunction"]["first"] / restored["ApiFunction"]["warm"],
+            1.1,
+            "x",
+        ),
         ("S3 cold start / floor", cold["S3HandlerFunction"] / floor, 1.6, "x"),
         (
             "warm GET /users/{id} / floor GetItem",
@@ -388,9 +477,8 @@ def budgets(results: dict[str, Any]) -> list[tuple[str, float, float, str]]:
             1.2,
             "x",
         ),
-        # The consumer's cold start is reported, not budgeted: no user waits on it. Its time per
-        # batch is what bills: eleven calls (ten writes, one publish), each about the floor's
-        # GetItem against the emulator, and the consumer's own work within one more.
+        # The consumer's time per batch is what bills: eleven calls (ten writes, one publish),
+        # each about the floor's GetItem against the emulator, and its own work within one more.
         (
             "warm SQS batch of 10 with notifications / floor GetItem",
             warm["SQS batch of 10"]["median"] / warm["floor GetItem"]["median"],
@@ -403,6 +491,20 @@ def budgets(results: dict[str, Any]) -> list[tuple[str, float, float, str]]:
             1.1,
             "calls",
         ),
+        (
+            "AWS calls per message, draining a backlog with 5% duplicates",
+            load["consumer"]["calls_per_message"],
+            1.1,
+            "calls",
+        ),
+        (
+            "orders stored wrong or not at all, after the backlog",
+            load["consumer"]["wrong_orders"],
+            0,
+            "",
+        ),
+        ("API 5xx under concurrent clients", load["api"]["server_errors"], 0, ""),
+        ("acknowledged writes not read back", load["api"]["writes_unreadable"], 0, ""),
         ("AWS calls, GET /users/{id}", calls["GET /users/{id}"], 1, "calls"),
         ("AWS calls, POST /users", calls["POST /users"], 1, "calls"),
         ("all artifacts (MB, layer once)", sum(results["artifact_bytes"].values()) / 1e6, 40, "MB"),
@@ -423,6 +525,23 @@ def report(results: dict[str, Any]) -> bool:
                 *quartiles[name]
             )
         print(line)
+    print("first invocation after a restore (ms): median over restored copies, and warm ones")
+    for name, value in results["restored_ms"].items():
+        print(f"  {name:28} first {value['first']:7.2f}   warm {value['warm']:7.2f}")
+    consumer, api = results["load"]["consumer"], results["load"]["api"]
+    print(
+        f"consumer draining {consumer['messages']} messages ({consumer['orders']} orders, 5%"
+        f" sent twice; seed {consumer['seed']}): {consumer['drain_seconds']:.1f} s,"
+        f" {consumer['messages_per_second']:.0f} messages/s (the consumer's invocations"
+        f" {consumer['consumer_busy_seconds']:.1f} s of it, the rest the emulator's queue);"
+        f" calls {consumer['calls']}"
+    )
+    print(
+        f"API, {api['clients']} clients for {api['seconds']:.0f} s (seed {api['seed']}):"
+        f" {api['requests_per_second']:.0f} requests/s, p50 {api['p50_ms']:.1f} ms,"
+        f" p99 {api['p99_ms']:.1f} ms; statuses {api['statuses']};"
+        f" {api['writes_acknowledged']} users written"
+    )
     print("warm invocations (ms)")
     for name, value in results["warm_ms"].items():
         print(f"  {name:28} median {value['median']:7.2f}   p99 {value['p99']:7.2f}")
@@ -452,6 +571,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=9, help="cold starts per function (>= 7)")
     parser.add_argument("--warm", type=int, default=300, help="warm invocations per API route")
     parser.add_argument("--no-build", action="store_true", help="skip the sam build")
+    parser.add_argument("--orders", type=int, default=ORDERS, help="orders in the backlog")
+    parser.add_argument(
+        "--load-seconds", type=float, default=LOAD_SECONDS, help="seconds of API load"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -460,9 +583,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["AWS_ENDPOINT_URL"] = endpoint
         bench = Bench(endpoint, args.runs, args.warm)
         bench.cold()
-        # The functions' metric lines (EMF, on stdout) would bury the report.
+        # The functions' log and metric lines (on stdout) would bury the report.
         with contextlib.redirect_stdout(io.StringIO()):
+            bench.restored()
             bench.warm_and_calls()
+        bench.results["load"] = under_load(
+            bench.boto3, endpoint, orders=args.orders, seconds=args.load_seconds
+        )
     if not args.no_build:
         bench.artifacts()
     else:

@@ -44,5 +44,7 @@ def prepare_snapshot(
 
         register = register_after_restore
     prime()
+    # The first HTTP request's host name goes through the idna codec, imported on first use.
+    "prime.invalid".encode("idna")
     register(renew_unique_state)
     return True

@@ -232,7 +232,10 @@ ORDER_EVENT: TypeAdapter[OrderEvent] = TypeAdapter(
         OrderEvent,
         Discriminator("type"),
         Field(title="OrderEvent", description="One message on the order queue."),
-    ]
+    ],
+    # Built by the first message it validates, as the models are: importing the module (the
+    # API does, for `Order`) builds nothing.
+    config=ConfigDict(defer_build=True),
 )
 
 

@@ -211,6 +211,10 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
             "--warm",
             "20",
             "--no-build",
+            "--orders",
+            "40",
+            "--load-seconds",
+            "2",
             "--results",
             str(results),
         ],
@@ -225,11 +229,22 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
     measured = json.loads(results.read_text())
     assert set(measured["cold_ms"]) == {
         "ApiFunction",
-        "SqsHandlerFunction",
-        "SqsHandlerFunction, 1 msg",
         "S3HandlerFunction",
+        "floor + pydantic",
         "floor",
     }
+    assert set(measured["restored_ms"]) == {
+        "ApiFunction",
+        "SqsHandlerFunction",
+        "S3HandlerFunction",
+    }
+    consumer, api = measured["load"]["consumer"], measured["load"]["api"]
+    assert (consumer["orders"], consumer["messages"]) == (40, 42)
+    assert (consumer["unstored_orders"], consumer["wrong_orders"]) == (0, 0)
+    assert consumer["left_in_queues"] == 0
+    assert consumer["calls"]["PutItem"] == 42
+    assert api["requests"] > 0
+    assert (api["server_errors"], api["writes_unreadable"]) == (0, 0)
     assert measured["aws_calls"]["GET /users/{id}"] == 1
     assert measured["aws_calls"]["POST /users"] == 1
     assert measured["aws_calls"]["SQS batch of 10 order_created"] == 11
@@ -237,15 +252,20 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
     assert "budgets" in run.stdout
     assert [budget["what"] for budget in measured["budgets"]] == [
         "API cold start / floor",
+        "API first invocation after a restore / warm",
         "S3 cold start / floor",
         "warm GET /users/{id} / floor GetItem",
         "warm SQS batch of 10 with notifications / floor GetItem",
         "AWS calls per message, SQS batch of 10 with notifications",
+        "AWS calls per message, draining a backlog with 5% duplicates",
+        "orders stored wrong or not at all, after the backlog",
+        "API 5xx under concurrent clients",
+        "acknowledged writes not read back",
         "AWS calls, GET /users/{id}",
         "AWS calls, POST /users",
         "all artifacts (MB, layer once)",
     ]
-    calls_per_message = measured["budgets"][4]
+    calls_per_message = measured["budgets"][5]
     assert (calls_per_message["measured"], calls_per_message["ok"]) == (1.1, True)
 
 
