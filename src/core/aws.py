@@ -8,10 +8,13 @@ what each function imports"). Endpoints and credentials come from botocore's own
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from typing import TYPE_CHECKING, cast
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 import botocore.session
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
@@ -53,6 +56,37 @@ def s3_client() -> S3Client:
     """The S3 client of this execution environment (SigV4, which presigned URLs need)."""
     config = CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
     return cast("S3Client", _session().create_client("s3", config=config))
+
+
+class _EmptyBody:
+    """The raw body of a canned response, as botocore reads one."""
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield b"{}"
+
+
+def _empty_answer(request: Any, **_: Any) -> AWSResponse:
+    headers = HTTPHeaders.from_dict({"Content-Type": "application/x-amz-json-1.0"})
+    return AWSResponse(request.url, 200, headers, _EmptyBody())
+
+
+@contextlib.contextmanager
+def rehearsal(client: DynamoDBClient) -> Iterator[None]:
+    """Within it, the DynamoDB client's calls run their whole path (parameter validation,
+    serialisation, endpoint resolution, signing, retries' bookkeeping, parsing) and get an empty
+    answer (`{}`, HTTP 200) in place of the network: SnapStart's priming, which reaches no AWS,
+    builds what a first call would."""
+    events = client.meta.events
+    # The stubs type every handler as returning None; a before-send handler returns the response.
+    events.register_first(
+        "before-send.dynamodb",
+        _empty_answer,  # type: ignore[arg-type]
+        unique_id="rehearsal",
+    )
+    try:
+        yield
+    finally:
+        events.unregister("before-send.dynamodb", unique_id="rehearsal")
 
 
 # Error codes that say "try again later" rather than "this request is wrong".

@@ -6,15 +6,16 @@ Routing, validation errors, error mapping, CORS and 404/405 live in `src.handler
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from src.core.aws import dynamodb_client, s3_client
+from src.core import init_phase  # first of ours: the collector pauses for init
+from src.core.aws import dynamodb_client, rehearsal, s3_client
 from src.core.config import ApiSettings
 from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
-from src.core.snapstart import prepare_snapshot
 from src.handlers import docs
 from src.handlers.http import Api, Response
 from src.handlers.idempotency import KeyedRequest, recorded_with
@@ -207,15 +208,17 @@ def docs_asset(path: docs.AssetPath) -> Response:
 
 
 def prime() -> None:
-    """SnapStart's init: every service and client built, every route ready to validate."""
+    """SnapStart's init: every service and client built, every route ready to validate, and a
+    user read rehearsed (src.core.aws.rehearsal: no AWS call)."""
     idempotency_records()
-    user_service()
     order_service()
     upload_tickets()
     app.prime()
+    with rehearsal(dynamodb_client()), contextlib.suppress(NotFound):
+        user_service().get_user("prime")
 
 
-prepare_snapshot(prime)
+init_phase.complete(prime)
 
 
 @lambda_entry

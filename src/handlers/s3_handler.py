@@ -14,11 +14,11 @@ import logging
 from typing import Any
 from urllib.parse import unquote_plus
 
+from src.core import init_phase  # first of ours: the collector pauses for init
 from src.core.aws import dynamodb_client, s3_client
 from src.core.config import UploadProcessorSettings
 from src.core.logging import configure_logging, lambda_entry
 from src.core.metrics import NAMESPACE, EmbeddedMetrics
-from src.core.snapstart import prepare_snapshot
 from src.models.objects import ChangeKind, ObjectChange, upload_id_of
 from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services import content
@@ -122,7 +122,7 @@ def prime() -> None:
     content.prime()
 
 
-prepare_snapshot(prime)
+init_phase.complete(prime)
 
 
 @lambda_entry

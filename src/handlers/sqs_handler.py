@@ -18,12 +18,12 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from src.core import init_phase  # first of ours: the collector pauses for init
 from src.core.aws import dynamodb_client, sns_client
 from src.core.config import OrderConsumerSettings
 from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
 from src.core.logging import configure_logging, lambda_entry
 from src.core.metrics import NAMESPACE, EmbeddedMetrics
-from src.core.snapstart import prepare_snapshot
 from src.models.orders import OrderEvent, OrderNotification, parse_order_message
 from src.repositories.notifications import NoNotifications, SnsNotificationPublisher
 from src.repositories.orders import OrderRepository
@@ -162,7 +162,7 @@ def prime() -> None:
     _ = parse_order_message(PRIMING_EVENT).event_id
 
 
-prepare_snapshot(prime)
+init_phase.complete(prime)
 
 
 @lambda_entry

@@ -101,3 +101,43 @@ def test_the_order_consumer_serves_every_outcome_with_pydantic_alone() -> None:
     served = json.loads(result.stdout.strip().splitlines()[-1])
     assert served["failures"] == [[], [], [{"itemIdentifier": "2"}], [], [{"itemIdentifier": "4"}]]
     assert served["heavy"] == ["pydantic"]
+
+
+
+INIT_PHASE = """
+import gc, json, sys
+before_init_phase = []
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "src.core.init_phase":
+            before_init_phase.extend(sorted({module.split(".")[0] for module in sys.modules}))
+sys.meta_path.insert(0, Watch())
+__import__(sys.argv[1])
+print(json.dumps({"before": before_init_phase, "collecting": gc.isenabled(),
+                  "frozen": gc.get_freeze_count()}))
+"""
+
+
+@pytest.mark.parametrize(
+    "module", ["src.handlers.api_handler", "src.handlers.sqs_handler", "src.handlers.s3_handler"]
+)
+def test_init_imports_its_libraries_with_the_collector_paused_and_freezes_them(
+    module: str,
+) -> None:
+    # src.core.init_phase pauses the collector: a handler imports it before any library, and
+    # its end leaves what init made frozen (later collections skip it) and collection on.
+    result = subprocess.run(
+        [sys.executable, "-c", INIT_PHASE, module],
+        cwd=ROOT,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    init = json.loads(result.stdout)
+    libraries = {"botocore", "pydantic", "pydantic_core", "pythonjsonlogger", "urllib3"}
+    assert libraries & set(init["before"]) == set()
+    assert "src" in init["before"]
+    assert init["collecting"] is True
+    assert init["frozen"] > 10_000

@@ -11,7 +11,7 @@ import pytest
 
 from devtools.template import Evaluator, load_template
 from src.core import logging as service_logging
-from src.core.aws import dynamodb_client
+from src.core.aws import dynamodb_client, rehearsal
 from src.core.snapstart import prepare_snapshot
 
 
@@ -87,13 +87,15 @@ def test_outside_snapstart_nothing_is_primed_or_registered(
 
 PRIME_IN_A_SNAPSHOT_INIT = """
 import importlib, json, sys
+import botocore.httpsession
 import src.core.aws as aws
 from src.core.snapstart import SNAP_START
 
-def refuse(request, **_):
+def refuse(session, request):
     raise RuntimeError(f"AWS call while priming: {request.url}")
 
-aws._session().register("before-send", refuse)
+# Whatever reaches the network goes through here.
+botocore.httpsession.URLLib3Session.send = refuse
 module = importlib.import_module(sys.argv[1])  # its init primes it
 print(json.dumps({
     "services": {
@@ -149,3 +151,25 @@ def test_a_snapstart_init_builds_every_service_and_client_without_calling_aws(
     assert result.returncode == 0, result.stderr[-3000:]
     built = json.loads(result.stdout.splitlines()[-1])
     assert built == {"services": services, "clients": clients}
+
+
+def test_a_rehearsed_call_runs_the_client_without_reaching_aws() -> None:
+    import botocore.session
+    from botocore.config import Config
+    from botocore.exceptions import EndpointConnectionError
+
+    # Nothing listens on the discard port: a call that reaches the network fails at once.
+    client = botocore.session.get_session().create_client(
+        "dynamodb",
+        endpoint_url="http://127.0.0.1:9",
+        config=Config(retries={"total_max_attempts": 1}),
+    )
+    key = {"userId": {"S": "u-1"}}
+
+    with rehearsal(client):
+        answer = client.get_item(TableName="users", Key=key)
+
+    assert "Item" not in answer
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+    with pytest.raises(EndpointConnectionError):
+        client.get_item(TableName="users", Key=key)
