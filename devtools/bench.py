@@ -11,7 +11,8 @@ one run, each against a budget set relative to a floor measured in the same run.
   A reference run beside them: the floor plus pydantic's import and one model validated and
   dumped, the least any pydantic API pays.
 - After a restore: per function, copies restored from one snapshot through the local stack's
-  SnapStart lifecycle; each copy's first invocation against warm ones in the same copy.
+  SnapStart lifecycle; each copy's first invocation against warm ones in the same copy. Beside
+  them the same for a floor function: a boto3 client whose GetItem ran in init.
 - Warm: hundreds of invocations in this process; median and p99.
 - AWS calls: counted at botocore's HTTP layer (before-send), per request type, per SQS message,
   per S3 object.
@@ -94,6 +95,27 @@ class UserPath(BaseModel):
 UserPath.model_validate({"userId": sys.argv[1]}).model_dump_json()
 """
 )
+
+# After a restore, the floor is a function of nothing but a boto3 client whose GetItem ran in
+# init, against the emulator: as warm as a snapshot can be. Its first call after a restore is
+# the least any function on botocore pays there.
+RESTORED_FLOOR = "floor (GetItem made in init)"
+FLOOR_FUNCTION = """
+import os
+
+import boto3
+
+client = boto3.client("dynamodb")
+
+
+def handler(event, context):
+    key = {"userId": {"S": event["pathParameters"]["userId"]}}
+    client.get_item(TableName=os.environ["USERS_TABLE"], Key=key)
+    return {"statusCode": 200}
+
+
+handler({"pathParameters": {"userId": "floor"}}, None)
+"""
 
 
 def function_artifact(target: Path) -> None:
@@ -325,38 +347,29 @@ class Bench:
         """Through the local stack's SnapStart lifecycle (devtools/local/snapstart.py): per
         function, one snapshot (init with the before-snapshot hooks), then copies restored from
         it. Each copy's first invocation is timed, then warm ones in the same copy; the median
-        of each, both as the supervisor sees them (pipes included)."""
+        of each, both as the supervisor sees them (pipes included). Beside them the floor's
+        function (FLOOR_FUNCTION), through the same lifecycle."""
         from devtools.local.functions import Modes, versions_from_template  # noqa: PLC0415
-        from devtools.local.snapstart import Snapshot  # noqa: PLC0415
 
         user_id = self.seed_user()
         events = self.first_events(user_id)
+        events[RESTORED_FLOOR] = events["ApiFunction"]
         first: dict[str, list[float]] = {}
         warm: dict[str, list[float]] = {}
         with tempfile.TemporaryDirectory() as code:
             function_artifact(Path(code))
+            (Path(code) / "bench_floor.py").write_text(FLOOR_FUNCTION)
             versions = versions_from_template(
                 self.template, self.physical, Path(code), Modes(snapstart=True)
+            )
+            versions[RESTORED_FLOOR] = dataclasses.replace(
+                versions["ApiFunction"], function="BenchFloor", handler="bench_floor.handler"
             )
             for name, version in versions.items():
                 quiet = dataclasses.replace(
                     version, variables={**version.variables, "LOG_LEVEL": "WARNING"}
                 )
-                snapshot = Snapshot.take(quiet)
-                try:
-                    for _ in range(self.runs):
-                        environment = snapshot.restore()
-                        try:
-                            first.setdefault(name, []).append(
-                                invoke_timed(environment, events[name]())
-                            )
-                            warm.setdefault(name, []).extend(
-                                invoke_timed(environment, events[name]()) for _ in range(5)
-                            )
-                        finally:
-                            environment.stop()
-                finally:
-                    snapshot.stop()
+                first[name], warm[name] = self._restores(quiet, events[name])
         self.results["restored_ms"] = {
             name: {
                 "first": statistics.median(first[name]),
@@ -364,6 +377,26 @@ class Bench:
             }
             for name in first
         }
+
+    def _restores(self, version: Any, event: Callable[[], Any]) -> tuple[list[float], list[float]]:
+        """One snapshot of `version`, then `runs` copies restored from it: each copy's first
+        invocation, and five warm ones after it."""
+        from devtools.local.snapstart import Snapshot  # noqa: PLC0415
+
+        first: list[float] = []
+        warm: list[float] = []
+        snapshot = Snapshot.take(version)
+        try:
+            for _ in range(self.runs):
+                environment = snapshot.restore()
+                try:
+                    first.append(invoke_timed(environment, event()))
+                    warm.extend(invoke_timed(environment, event()) for _ in range(5))
+                finally:
+                    environment.stop()
+        finally:
+            snapshot.stop()
+        return first, warm
 
     # --- warm invocations and AWS calls -------------------------------------------------------
     def warm_and_calls(self) -> None:
@@ -527,7 +560,8 @@ def report(results: dict[str, Any]) -> bool:
         print(line)
     print("first invocation after a restore (ms): median over restored copies, and warm ones")
     for name, value in results["restored_ms"].items():
-        print(f"  {name:28} first {value['first']:7.2f}   warm {value['warm']:7.2f}")
+        ratio = value["first"] / value["warm"]
+        print(f"  {name:28} first {value['first']:7.2f}   warm {value['warm']:7.2f}   {ratio:.2f}x")
     consumer, api = results["load"]["consumer"], results["load"]["api"]
     print(
         f"consumer draining {consumer['messages']} messages ({consumer['orders']} orders, 5%"

@@ -237,6 +237,7 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
         "ApiFunction",
         "SqsHandlerFunction",
         "S3HandlerFunction",
+        "floor (GetItem made in init)",
     }
     consumer, api = measured["load"]["consumer"], measured["load"]["api"]
     assert (consumer["orders"], consumer["messages"]) == (40, 42)
