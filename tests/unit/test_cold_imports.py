@@ -103,7 +103,6 @@ def test_the_order_consumer_serves_every_outcome_with_pydantic_alone() -> None:
     assert served["heavy"] == ["pydantic"]
 
 
-
 INIT_PHASE = """
 import gc, json, sys
 before_init_phase = []
