@@ -9,18 +9,16 @@ from __future__ import annotations
 import contextlib
 import functools
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from src.core import init_phase  # first of ours: the collector pauses for init
-from src.core.aws import dynamodb_client, rehearsal, s3_client
-from src.core.config import ApiSettings
+from src.core.aws import dynamodb_client, rehearsal
 from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
 from src.handlers import docs
+from src.handlers.api_settings import settings
 from src.handlers.http import Api, Response
 from src.handlers.idempotency import KeyedRequest, recorded_with
-from src.models.orders import Order, OrderPath
-from src.models.uploads import Upload, UploadPath, UploadRequest, UploadTicket
 from src.models.users import (
     CreateUserRequest,
     ListUsersQuery,
@@ -33,11 +31,6 @@ from src.repositories.idempotency import IdempotencyRepository
 from src.repositories.users import UserRepository
 from src.services.users import UserService
 
-if TYPE_CHECKING:
-    from src.services.orders import OrderReadService
-    from src.services.tickets import UploadTickets
-
-settings = ApiSettings.from_env()
 configure_logging(settings.log_level)
 
 app = Api(
@@ -61,34 +54,6 @@ app.idempotency_store = idempotency_records
 def user_service() -> UserService:
     """The users service of this execution environment (built on first use, then reused)."""
     return UserService(UserRepository(dynamodb_client(), settings.users_table))
-
-
-@functools.cache
-def order_service() -> OrderReadService:
-    """Orders, read-only here: the queue consumer writes them. Imported on first use, so a
-    cold start serving /users does not load them (nor the tickets service below)."""
-    from src.repositories.orders import OrderRepository  # noqa: PLC0415
-    from src.services.orders import OrderReadService  # noqa: PLC0415
-
-    return OrderReadService(OrderRepository(dynamodb_client(), settings.orders_table))
-
-
-@functools.cache
-def upload_tickets() -> UploadTickets:
-    """Upload tickets and the uploads' status: the bucket's own function processes them."""
-    from src.repositories.uploads import (  # noqa: PLC0415
-        MetadataRepository,
-        ObjectStore,
-        TicketRepository,
-    )
-    from src.services.tickets import UploadTickets  # noqa: PLC0415
-
-    client = dynamodb_client()
-    return UploadTickets(
-        ObjectStore(s3_client(), settings.uploads_bucket),
-        TicketRepository(client, settings.metadata_table),
-        MetadataRepository(client, settings.metadata_table),
-    )
 
 
 # What a client can do next with the user a response returns (OpenAPI links).
@@ -157,38 +122,6 @@ def delete_user(path: UserPath) -> None:
     user_service().delete_user(path.userId)
 
 
-@app.get(
-    "/orders/{orderId}",
-    errors=(HTTPStatus.NOT_FOUND,),
-    summary="Get an order",
-    tags=("orders",),
-)
-def get_order(path: OrderPath) -> Order:
-    return order_service().get_order(path.orderId)
-
-
-@app.post(
-    "/uploads",
-    status=HTTPStatus.CREATED,
-    idempotent=True,
-    summary="Get a presigned URL to upload a file",
-    tags=("uploads",),
-)
-def create_upload(body: UploadRequest, idempotency: KeyedRequest | None = None) -> UploadTicket:
-    # Under an Idempotency-Key, the response is recorded in the ticket's own transaction.
-    return upload_tickets().issue(body, recorded_with(idempotency, HTTPStatus.CREATED))
-
-
-@app.get(
-    "/uploads/{uploadId}",
-    errors=(HTTPStatus.NOT_FOUND,),
-    summary="Follow an upload to its result",
-    tags=("uploads",),
-)
-def get_upload(path: UploadPath) -> Upload:
-    return upload_tickets().status(path.uploadId)
-
-
 @app.get("/openapi.json", documented=False)
 def serve_openapi_document() -> Response:
     return Response(HTTPStatus.OK, app.openapi())
@@ -207,12 +140,15 @@ def docs_asset(path: docs.AssetPath) -> Response:
     return found
 
 
+# Orders and uploads are route groups of their own, loaded by the first request under them.
+app.include("/orders", "src.handlers.api_orders")
+app.include("/uploads", "src.handlers.api_uploads")
+
+
 def prime() -> None:
     """SnapStart's init: every service and client built, every route ready to validate, and a
     user read rehearsed (src.core.aws.rehearsal: no AWS call)."""
     idempotency_records()
-    order_service()
-    upload_tickets()
     app.prime()
     with rehearsal(dynamodb_client()), contextlib.suppress(NotFound):
         user_service().get_user("prime")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import json
 import logging
 import re
@@ -131,18 +132,14 @@ class Route:
         object.__setattr__(self, "pattern", re.compile(regex))
 
 
-class Api:
-    """The routes of an API and the handling of its events."""
+class Routes:
+    """Endpoints, registered by the decorators below: an Api's own, or a group of routes it
+    includes (Api.include)."""
 
-    def __init__(
-        self, *, title: str, version: str, description: str, cors_allow_origin: str
-    ) -> None:
-        self.title, self.version, self.description = title, version, description
-        self.cors_allow_origin = cors_allow_origin
+    def __init__(self, *, services: Callable[[], object] | None = None) -> None:
         self.routes: list[Route] = []
-        self._document: dict[str, Any] | None = None
-        # The store of idempotency records (built on first use); None: the header is ignored.
-        self.idempotency_store: Callable[[], idempotency.KeyStore] | None = None
+        # Builds the services of these routes: what SnapStart's init primes besides the models.
+        self.services = services
 
     def route(self, method: str, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
         """Register the decorated function as the endpoint of `method` on `path`. Its
@@ -182,6 +179,53 @@ class Api:
     def delete(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
         return self.route("DELETE", path, **options)
 
+
+@dataclass
+class _Group:
+    """Routes under a path prefix, in a module of their own that is imported on first use."""
+
+    prefix: str
+    module: str
+    routes: Routes | None = None
+
+    def covers(self, path: str) -> bool:
+        return path == self.prefix or path.startswith(self.prefix + "/")
+
+    def loaded(self) -> Routes:
+        if self.routes is None:
+            self.routes = importlib.import_module(self.module).routes
+        return self.routes
+
+
+class Api(Routes):
+    """The routes of an API and the handling of its events."""
+
+    def __init__(
+        self, *, title: str, version: str, description: str, cors_allow_origin: str
+    ) -> None:
+        super().__init__()
+        self.title, self.version, self.description = title, version, description
+        self.cors_allow_origin = cors_allow_origin
+        self._groups: list[_Group] = []
+        self._document: dict[str, Any] | None = None
+        # The store of idempotency records (built on first use); None: the header is ignored.
+        self.idempotency_store: Callable[[], idempotency.KeyStore] | None = None
+
+    def include(self, prefix: str, module: str) -> None:
+        """The routes under `prefix` (the path itself and every path below it) are those of
+        `module`'s `routes` (a Routes): its module, with its models and services, is imported
+        by the first request under `prefix` or when every route is needed (the OpenAPI
+        document, priming), so that a request elsewhere never loads it."""
+        self._groups.append(_Group(prefix, module))
+
+    def every_route(self) -> list[Route]:
+        """The API's own routes, then each included group's, in the order they were included."""
+        return self.routes + [route for group in self._groups for route in group.loaded().routes]
+
+    def _routes_for(self, path: str) -> list[Route]:
+        groups = [group.loaded().routes for group in self._groups if group.covers(path)]
+        return self.routes + [route for routes in groups for route in routes]
+
     # --- events ----------------------------------------------------------------------------
     def handle(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
         """The proxy response to an API Gateway REST proxy event (`context`: the Lambda
@@ -201,7 +245,9 @@ class Api:
     def _dispatch(self, event: Mapping[str, Any], deadline: datetime) -> Response:
         method, path = str(event.get("httpMethod") or ""), str(event.get("path") or "/")
         matches = [
-            (route, found) for route in self.routes if (found := route.pattern.fullmatch(path))
+            (route, found)
+            for route in self._routes_for(path)
+            if (found := route.pattern.fullmatch(path))
         ]
         if method != "OPTIONS":
             for route, found in matches:
@@ -318,12 +364,16 @@ class Api:
     # --- OpenAPI ---------------------------------------------------------------------------
     def prime(self) -> None:
         """Build now what the first request would: every route's validators (the models build
-        them on first use), the OpenAPI document, and one response (a preflight). Nothing
-        reaches AWS or data."""
-        for route in self.routes:
+        them on first use) and every group's services, the OpenAPI document, and one response
+        (a preflight). Nothing reaches AWS or data."""
+        for route in self.every_route():
             for model in (route.path_params, route.query, route.body, route.response):
                 if model is not None:
                     model.model_rebuild(force=True)
+        for group in self._groups:
+            services = group.loaded().services
+            if services is not None:
+                services()
         self.openapi()
         self.handle({"httpMethod": "OPTIONS", "path": "/", "headers": {}})
 
@@ -437,7 +487,7 @@ def _validated(
 def _openapi_document(api: Api) -> dict[str, Any]:
     from pydantic.json_schema import models_json_schema  # noqa: PLC0415 - /openapi.json only
 
-    routes = [route for route in api.routes if route.documented]
+    routes = [route for route in api.every_route() if route.documented]
     inputs = {route.body for route in routes if route.body}
     outputs = {route.response for route in routes if route.response} | {ErrorBody}
     refs, definitions = models_json_schema(

@@ -140,3 +140,19 @@ def test_init_imports_its_libraries_with_the_collector_paused_and_freezes_them(
     assert "src" in init["before"]
     assert init["collecting"] is True
     assert init["frozen"] > 10_000
+
+
+def test_the_api_loads_its_orders_and_uploads_routes_only_for_them() -> None:
+    # Route groups (Api.include): a cold start serving /users loads none of their modules.
+    loaded = imported_at_cold_start("src.handlers.api_handler")
+
+    groups = {
+        "src.handlers.api_orders",
+        "src.handlers.api_uploads",
+        "src.models.orders",
+        "src.models.uploads",
+        "src.services.orders",
+        "src.services.tickets",
+        "src.repositories.uploads",
+    }
+    assert groups & loaded == set()

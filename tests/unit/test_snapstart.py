@@ -97,14 +97,17 @@ def refuse(session, request):
 # Whatever reaches the network goes through here.
 botocore.httpsession.URLLib3Session.send = refuse
 module = importlib.import_module(sys.argv[1])  # its init primes it
+# The handler's module and the route groups it includes.
+modules = [module] + [sys.modules[name] for name in sys.argv[2:]]
 print(json.dumps({
     "services": {
-        name: getattr(module, name).cache_info().currsize
+        name: getattr(holder, name).cache_info().currsize
+        for holder in modules
         for name in (
             "idempotency_records", "user_service", "order_service", "upload_tickets",
             "upload_processor",
         )
-        if hasattr(module, name)
+        if hasattr(holder, name)
     },
     "clients": [c.__name__ for c in (aws.dynamodb_client, aws.s3_client, aws.sns_client)
                 if c.cache_info().currsize],
@@ -113,19 +116,20 @@ print(json.dumps({
 
 
 @pytest.mark.parametrize(
-    ("handler", "services", "clients"),
+    ("handler", "groups", "services", "clients"),
     [
         (
             "src.handlers.api_handler",
+            ["src.handlers.api_orders", "src.handlers.api_uploads"],
             {"idempotency_records": 1, "user_service": 1, "order_service": 1, "upload_tickets": 1},
             ["dynamodb_client", "s3_client"],
         ),
-        ("src.handlers.sqs_handler", {"order_service": 1}, ["dynamodb_client", "sns_client"]),
-        ("src.handlers.s3_handler", {"upload_processor": 1}, ["dynamodb_client", "s3_client"]),
+        ("src.handlers.sqs_handler", [], {"order_service": 1}, ["dynamodb_client", "sns_client"]),
+        ("src.handlers.s3_handler", [], {"upload_processor": 1}, ["dynamodb_client", "s3_client"]),
     ],
 )
 def test_a_snapstart_init_builds_every_service_and_client_without_calling_aws(
-    handler: str, services: dict[str, int], clients: list[str]
+    handler: str, groups: list[str], services: dict[str, int], clients: list[str]
 ) -> None:
     import json
     import os
@@ -135,7 +139,7 @@ def test_a_snapstart_init_builds_every_service_and_client_without_calling_aws(
     from devtools.runtime import ROOT, SNAPSTART_HOOKS
 
     result = subprocess.run(
-        [sys.executable, "-c", PRIME_IN_A_SNAPSHOT_INIT, handler],
+        [sys.executable, "-c", PRIME_IN_A_SNAPSHOT_INIT, handler, *groups],
         cwd=ROOT,
         env={
             **os.environ,
