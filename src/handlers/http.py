@@ -278,6 +278,16 @@ class Api(Routes):
         _refuse_other_media_types(event)
         key = idempotency.requested_key(event) if route.idempotent else None
         query: dict[str, str] = dict(event.get("queryStringParameters") or {})
+        # API Gateway keeps the last of a repeated parameter there; each takes one value.
+        repeated = sorted(
+            name
+            for name, values in (event.get("multiValueQueryStringParameters") or {}).items()
+            if len(values) > 1
+        )
+        if repeated:
+            raise InvalidRequest(
+                f"query parameter given more than once: {', '.join(repeated)}"[:250]
+            )
         declared = route.query.model_fields if route.query else {}
         unknown = sorted(set(query) - set(declared))
         if unknown:

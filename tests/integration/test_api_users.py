@@ -454,6 +454,21 @@ class TestRouting:
         assert response.status == 400
         assert name in response.body["error"]
 
+    @pytest.mark.parametrize("values", [["!!!", "A" * 22], ["A" * 22, "A" * 22], ["5", "100"]])
+    def test_a_query_parameter_given_twice_is_400(self, api: ApiClient, values: list[str]) -> None:
+        # API Gateway puts the last value in queryStringParameters and every value in
+        # multiValueQueryStringParameters; the document declares one value per parameter.
+        name = "limit" if values[0].isdigit() else "lastKey"
+        event = api.event("GET", "/users", query={name: values[-1]})
+        event["multiValueQueryStringParameters"] = {name: values}
+
+        from src.handlers import api_handler
+
+        response = api.parse(api_handler.handler(event, LambdaContext()))
+
+        assert response.status == 400
+        assert response.body["error"] == f"query parameter given more than once: {name}"
+
 
 class TestUnexpectedErrors:
     def test_a_failure_is_a_500_with_a_request_id_and_no_internals(
