@@ -19,7 +19,7 @@ import importlib
 import json
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http import HTTPStatus
@@ -220,11 +220,14 @@ class Api(Routes):
 
     def every_route(self) -> list[Route]:
         """The API's own routes, then each included group's, in the order they were included."""
-        return self.routes + [route for group in self._groups for route in group.loaded().routes]
+        return self._routes_of(self._groups)
 
     def _routes_for(self, path: str) -> list[Route]:
-        groups = [group.loaded().routes for group in self._groups if group.covers(path)]
-        return self.routes + [route for routes in groups for route in routes]
+        """The routes that may match `path`: the own ones and those of the groups covering it."""
+        return self._routes_of(group for group in self._groups if group.covers(path))
+
+    def _routes_of(self, groups: Iterable[_Group]) -> list[Route]:
+        return self.routes + [route for group in groups for route in group.loaded().routes]
 
     # --- events ----------------------------------------------------------------------------
     def handle(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
@@ -286,7 +289,7 @@ class Api(Routes):
         )
         if repeated:
             raise InvalidRequest(
-                f"query parameter given more than once: {', '.join(repeated)}"[:250]
+                f"query parameter given more than once: {', '.join(repeated)[:200]}"
             )
         declared = route.query.model_fields if route.query else {}
         unknown = sorted(set(query) - set(declared))

@@ -454,11 +454,19 @@ class TestRouting:
         assert response.status == 400
         assert name in response.body["error"]
 
-    @pytest.mark.parametrize("values", [["!!!", "A" * 22], ["A" * 22, "A" * 22], ["5", "100"]])
-    def test_a_query_parameter_given_twice_is_400(self, api: ApiClient, values: list[str]) -> None:
+    @pytest.mark.parametrize(
+        ("name", "values"),
+        [
+            ("lastKey", ["!!!", "A" * 22]),
+            ("lastKey", ["A" * 22, "A" * 22]),
+            ("limit", ["5", "100"]),
+        ],
+    )
+    def test_a_query_parameter_given_twice_is_400(
+        self, api: ApiClient, name: str, values: list[str]
+    ) -> None:
         # API Gateway puts the last value in queryStringParameters and every value in
         # multiValueQueryStringParameters; the document declares one value per parameter.
-        name = "limit" if values[0].isdigit() else "lastKey"
         event = api.event("GET", "/users", query={name: values[-1]})
         event["multiValueQueryStringParameters"] = {name: values}
 
