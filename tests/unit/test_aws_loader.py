@@ -1,4 +1,4 @@
-"""The clients' data loader (src.core.aws): botocore's models, found and decoded faster, the same."""
+"""The clients' data loader (src.core.aws): botocore's models, found and read faster, the same."""
 
 from __future__ import annotations
 
