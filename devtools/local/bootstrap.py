@@ -139,7 +139,7 @@ def serve(handler: Any, init_error: dict[str, Any] | None, first_report: str = "
 
 def print_report(request_id: str, duration_ms: float, extra: str) -> None:
     memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-    used_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    used_mb = max_memory_used_mb()
     print(f"END RequestId: {request_id}")
     print(
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
@@ -147,6 +147,22 @@ def print_report(request_id: str, duration_ms: float, extra: str) -> None:
         f"Max Memory Used: {used_mb} MB{extra}",
         flush=True,
     )
+
+
+def max_memory_used_mb() -> int:
+    """This environment's peak resident memory, in MB: the kernel's high-water mark for the
+    process (VmHWM; a restored copy's includes the snapshot pages it maps). Not ru_maxrss,
+    which Linux carries across exec from the process that started this one: every environment
+    would report the supervisor's peak instead of its own."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB elsewhere
+    return peak // 2**20 if sys.platform == "darwin" else peak // 1024
 
 
 def start_debugger() -> None:

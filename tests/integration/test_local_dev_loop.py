@@ -1,8 +1,8 @@
 """The local stack as a developer uses it while editing: saved changes live without a restart
 and with the data kept, a package the artifact lacks failing as on Lambda, the SnapStart
-lifecycle, a debugger stopping at a breakpoint, and the file `sam local` takes to run against
-the same emulator. Each test runs its own stack, the editing ones on a copy of src/
-(LOCAL_CODE_DIR)."""
+lifecycle, the memory each REPORT line gives, a debugger stopping at a breakpoint, and the file
+`sam local` takes to run against the same emulator. Each stack test runs its own stack, the
+editing ones on a copy of src/ (LOCAL_CODE_DIR)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import boto3
 import pytest
 import requests
 
+from devtools.local.functions import ExecutionEnvironment, Version
 from devtools.resources import free_port
 from devtools.template import function_environment
 from tests.dap import DebugClient
@@ -233,6 +234,33 @@ def test_snapstart_inits_once_and_restores_a_copy_per_concurrent_environment(
     assert len({draw for _, draw in copies.values()}) == len(copies)
     # The init built the users service and its DynamoDB client, and every copy kept them.
     assert {h["X-Kept"] for h in headers} == {"2"}
+
+
+def test_an_environment_reports_its_own_peak_memory_not_the_supervisors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "tiny.py").write_text("def handler(event, context):\n    return {}\n")
+    # The supervisor's memory, as the local stack's grows over a day of requests.
+    ballast = bytearray(400 * 2**20)
+    ballast[:: 2**12] = b"\x01" * len(ballast[:: 2**12])
+    environment = ExecutionEnvironment.start(
+        Version("Tiny", "tiny.handler", {}, timeout=10, memory=128, task_root=tmp_path)
+    )
+    try:
+        assert environment.invoke({}) == {}
+    finally:
+        environment.stop()
+    printed: list[str] = []
+
+    def report() -> re.Match[str] | None:
+        printed.append(capsys.readouterr().out)
+        return re.search(r"\[Tiny\] REPORT .*Max Memory Used: (\d+) MB", "".join(printed))
+
+    reported = eventually(report, 10)
+
+    assert reported, printed
+    assert 5 <= int(reported[1]) < 100
+    del ballast
 
 
 def test_a_breakpoint_in_a_handler_stops_there(tmp_path: Path) -> None:
