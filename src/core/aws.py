@@ -39,9 +39,9 @@ CLIENT_CONFIG = Config(
 
 class _ModelFiles(botocore.loaders.JSONFileLoader):
     """botocore's model files (`name.json` or `name.json.gz`) decoded into plain dicts, which
-    keep the files' order as the OrderedDicts botocore decodes into do, at a third of the cost:
-    the endpoints, DynamoDB's model and its rule set took 52-77 ms that way against 21-25 ms
-    (docs/decisions.md, "Cold starts: botocore's model loading")."""
+    keep the files' order as the OrderedDicts botocore decodes into do, at under half the cost:
+    the files a DynamoDB client reads took 51-77 ms that way against 21-25 ms (docs/decisions.md,
+    "Cold starts: botocore's model loading")."""
 
     def load_file(self, file_path: str) -> Any:
         for extension, open_file in ((".json", open), (".json.gz", gzip.open)):
