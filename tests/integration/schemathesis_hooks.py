@@ -46,10 +46,8 @@ def filter_failure(ctx: Any, failure: Any, case: Any, response: Any) -> bool:
     API: the query it received is valid by the document."""
     if not isinstance(failure, AcceptedNegativeData) or case.meta is None:
         return True
-    elsewhere = (location for location in ParameterLocation if location != ParameterLocation.QUERY)
-    if not case.meta.is_negative_at(ParameterLocation.QUERY) or any(
-        case.meta.is_negative_at(location) for location in elsewhere
-    ):
+    negative = {location for location in ParameterLocation if case.meta.is_negative_at(location)}
+    if negative != {ParameterLocation.QUERY}:
         return True
     parameters = [parameter.definition for parameter in case.operation.query]
     return not query_is_valid(parameters, urlsplit(response.request.url).query)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from devtools.schemas import OPENAPI_FILE
 from tests.integration.schemathesis_hooks import query_is_valid
 
-DOCUMENT = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
+DOCUMENT = json.loads(OPENAPI_FILE.read_text())
 LIST_USERS: list[dict[str, Any]] = DOCUMENT["paths"]["/users"]["get"]["parameters"]
 POSITION = "A" * 21 + "Q"
 
