@@ -47,9 +47,9 @@ def create_resources(
         properties = _properties(resource)
         match resource["Type"]:
             case "AWS::DynamoDB::Table":
-                physical[logical_id] = _create_table(
-                    clients("dynamodb"), f"{STACK}-{logical_id}", properties
-                )
+                name = _create_table(clients("dynamodb"), f"{STACK}-{logical_id}", properties)
+                physical[logical_id] = name
+                physical[f"{logical_id}.Arn"] = table_arn(name)
             case "AWS::SQS::Queue":
                 _create_queue(
                     clients("sqs"),
@@ -74,6 +74,11 @@ def create_resources(
                 physical[logical_id] = name.lower()
                 physical[f"{logical_id}.Arn"] = f"arn:aws:s3:::{name.lower()}"
     return physical
+
+
+def table_arn(name: str, region: str = "us-east-1", account: str = "123456789012") -> str:
+    """The ARN of DynamoDB table `name` (what !GetAtt Table.Arn gives)."""
+    return f"arn:aws:dynamodb:{region}:{account}:table/{name}"
 
 
 def _create_table(dynamodb: Any, name: str, properties: dict[str, Any]) -> str:

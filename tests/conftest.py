@@ -24,7 +24,9 @@ os.environ.update(
         "ORDERS_TABLE": "orders-test",
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:order-notifications",
         "METADATA_TABLE": "metadata-test",
-        "UPLOADS_BUCKET": "uploads-test",
+        # The name template.yaml computes for the development stack's bucket (the S3 processor's
+        # role names it so).
+        "UPLOADS_BUCKET": "users-service-dev-uploads-123456789012-us-east-1",
         "IDEMPOTENCY_TABLE": "idempotency-test",
         "CORS_ALLOW_ORIGIN": "https://app.example.com",
     }
@@ -33,8 +35,18 @@ for _variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_variable, None)
 
 import boto3  # noqa: E402
+import botocore.handlers  # noqa: E402
 import pytest  # noqa: E402
 from moto import mock_aws  # noqa: E402
+
+from devtools import moto_dynamodb  # noqa: E402
+from tests.roles import authorise  # noqa: E402
+
+# Every botocore session made from here on checks a handler's calls against its function's
+# role before moto's own handler answers them.
+botocore.handlers.BUILTIN_HANDLERS.insert(0, ("before-send", authorise))
+# moto's transactions as DynamoDB's: rolled back by item, ClientRequestToken honoured.
+moto_dynamodb.apply()
 
 from devtools.lambda_events import (  # noqa: E402 - load_event is re-exported for the tests
     LambdaContext,

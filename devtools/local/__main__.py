@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 from botocore.credentials import Credentials
 
 from devtools.env_vars import write as write_env_vars
+from devtools.iam import roles_from_template
 from devtools.local.api import make_server, routes_from_template
-from devtools.local.emulator import require_free, start_emulator
+from devtools.local.emulator import require_free, role_credentials, start_emulator
 from devtools.local.event_sources import (
     Poller,
     Sequencer,
@@ -75,6 +76,8 @@ class LocalStack:
         self._s3_front: Any = None
         self._template: dict[str, Any] = {}
         self._physical: dict[str, str] = {}
+        # Function -> its role's credentials, when the emulator is ours and checks roles.
+        self._credentials: dict[str, Credentials] | None = None
         self._deploying = threading.Lock()
 
     def _modes_from_environment(self) -> Modes:
@@ -103,15 +106,22 @@ class LocalStack:
         require_free(self.api_port, "LOCAL_API_PORT")
         require_free(self.s3_port, "LOCAL_S3_PORT")
         endpoint, self._emulator = start_emulator(self.aws_port, REGION)
+        template = self._template = load_template.__wrapped__(TEMPLATE_PATH)
+        if self._emulator is not None:
+            self._credentials = role_credentials(function_handlers(template))
         s3_endpoint = self._start_s3_front(endpoint)
         import boto3  # noqa: PLC0415 - after the environment points at the emulator
 
-        template = self._template = load_template.__wrapped__(TEMPLATE_PATH)
         physical = self._physical = create_resources(
             template,
             boto3.client,
             queue_overrides={"VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT)},
         )
+        if self._emulator is not None and self._credentials is not None:
+            self._emulator.gate.use_roles(
+                roles_from_template(template, physical, stack_name=STACK, region=REGION),
+                {role.access_key: name for name, role in self._credentials.items()},
+            )
         self._start_functions(template, physical)
         self._start_api(template)
         self._start_event_sources(template, physical, boto3.client("sqs"), boto3.client)
@@ -156,7 +166,13 @@ class LocalStack:
                 )
 
     def _start_functions(self, template: dict[str, Any], physical: dict[str, str]) -> None:
-        versions = versions_from_template(template, physical, self._builder.build(), self._modes)
+        versions = versions_from_template(
+            template,
+            physical,
+            self._builder.build(),
+            self._modes,
+            credentials=self._credentials,
+        )
         for name, version in versions.items():
             # One environment of a function being debugged: one process listens on the port.
             size = API_CONCURRENCY if name == "ApiFunction" else 1
@@ -190,7 +206,9 @@ class LocalStack:
             template = load_template.__wrapped__(TEMPLATE_PATH)
             if needs_restart(self._template, template):
                 raise LookupError("resources or events changed")
-            versions = versions_from_template(template, self._physical, Path(), self._modes)
+            versions = versions_from_template(
+                template, self._physical, Path(), self._modes, credentials=self._credentials
+            )
         except Exception as exc:
             print(
                 f"[reload] template.yaml: {type(exc).__name__}: {exc}. Only a function's "
@@ -218,10 +236,10 @@ class LocalStack:
     def _start_s3_front(self, endpoint: str) -> str:
         """S3's front door before the emulator: the functions' S3 endpoint, so the URLs they
         presign point at it."""
-        credentials = Credentials(
-            os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"]
-        )
-        self._s3_front = make_s3_front(self.s3_port, endpoint, credentials)
+        own = Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+        keys = {own.access_key: own}
+        keys.update({role.access_key: role for role in (self._credentials or {}).values()})
+        self._s3_front = make_s3_front(self.s3_port, endpoint, keys)
         threading.Thread(target=self._s3_front.serve_forever, daemon=True).start()
         s3_endpoint = f"http://127.0.0.1:{self.s3_port}"
         os.environ["AWS_ENDPOINT_URL_S3"] = s3_endpoint
@@ -243,7 +261,7 @@ class LocalStack:
                 if event["Type"] == "SQS":
                     queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
                     step = queue_consumer(
-                        sqs,
+                        self._role_client(name, "sqs", clients) or sqs,
                         self._pools[name],
                         queue_url=physical[queue],
                         queue_arn=physical[f"{queue}.Arn"],
@@ -297,8 +315,22 @@ class LocalStack:
             retries=int(invoke_config.get("MaximumRetryAttempts", 2)),
             on_failure_url=physical.get(failure_queue) if failure_queue else None,
             sequencer=Sequencer(),
+            on_failure_sqs=self._role_client(function, "sqs", clients),
         )
         Poller(f"{function}-s3", step, self.stop_event).start()
+
+    def _role_client(self, function: str, service: str, clients: Any) -> Any:
+        """A client acting with `function`'s role, as Lambda's event source mappings and
+        on-failure destinations do (None when roles are not checked)."""
+        if self._credentials is None:
+            return None
+        role = self._credentials[function]
+        return clients(
+            service,
+            aws_access_key_id=role.access_key,
+            aws_secret_access_key=role.secret_key,
+            aws_session_token=role.token,
+        )
 
     def _tail_notifications(self, physical: dict[str, str], clients: Any) -> None:
         topic = physical.get("NotificationTopic")

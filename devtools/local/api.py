@@ -186,7 +186,7 @@ def _send(
 
 def make_server(
     host: str, port: int, routes: list[Route], pools: dict[str, FunctionPool], stage: str
-) -> ThreadingHTTPServer:
+) -> Server:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -216,7 +216,9 @@ def make_server(
             )
             try:
                 response = pools[route.function].invoke(event)
-            except InvocationError:
+            except InvocationError as exc:
+                sys.stdout.write(f"[api] {route.function} failed: {exc}\n")
+                sys.stdout.flush()
                 _send(self, 502, [], b'{"message": "Internal server error"}')
                 return
             write_response(self, response)
@@ -235,6 +237,12 @@ def make_server(
             sys.stdout.write(f"[api] {self.command} {self.path} -> {status}\n")
             sys.stdout.flush()
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return Server((host, port), Handler)
+
+
+class Server(ThreadingHTTPServer):
+    """A thread per connection, and room for a burst of clients: connections beyond the
+    listen backlog would be refused or reset, where API Gateway and S3 take them all."""
+
+    daemon_threads = True
+    request_queue_size = 1024

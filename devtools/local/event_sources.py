@@ -142,8 +142,12 @@ def s3_notifications(
     retries: int,
     on_failure_url: str | None,
     sequencer: Sequencer,
+    on_failure_sqs: Any = None,
 ) -> Callable[[], None]:
-    """Deliver S3 events (from the emulator's notification queue) as asynchronous invocations."""
+    """Deliver S3 events (from the emulator's notification queue) as asynchronous invocations;
+    an event that fails every attempt goes to `on_failure_url` through `on_failure_sqs` (a
+    client with the function's role, as Lambda sends it), or `sqs`."""
+    send_failure = _sender(on_failure_sqs or sqs, on_failure_url)
 
     def step() -> None:
         for message in _receive(sqs, events_queue_url):
@@ -151,7 +155,7 @@ def s3_notifications(
             if "Records" in event:
                 for record in event["Records"]:
                     record["s3"]["object"].setdefault("sequencer", sequencer.next())
-                invoke_async(pool, event, retries=retries, on_failure=_sender(sqs, on_failure_url))
+                invoke_async(pool, event, retries=retries, on_failure=send_failure)
             sqs.delete_message(QueueUrl=events_queue_url, ReceiptHandle=message["ReceiptHandle"])
 
     return step

@@ -10,8 +10,8 @@ by the function's name.
 
 A new version (a deploy: code or settings changed) takes effect for the next invocation: idle
 environments of older versions are stopped, busy ones finish their invocation on the old code
-and are stopped then, as after a deploy. Where it differs from Lambda: no memory limit, no
-freezing between invocations, environments are not reclaimed when idle.
+and are stopped then, as after a deploy. Where it differs from Lambda: no freezing between
+invocations, environments are not reclaimed when idle.
 """
 
 from __future__ import annotations
@@ -27,9 +27,12 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
+
+from botocore.credentials import Credentials
 
 from devtools.resources import STACK, function_environments
 from devtools.runtime import ROOT, SNAPSTART_HOOKS, runtime_python
@@ -137,9 +140,11 @@ def versions_from_template(
     modes: Modes,
     *,
     parameters: dict[str, str] | None = None,
+    credentials: Mapping[str, Credentials] | None = None,
 ) -> dict[str, Version]:
     """Each function's first version, its settings as the template gives them (Globals, then
-    its own properties) resolved against the resources in `physical`."""
+    its own properties) resolved against the resources in `physical`; with `credentials`
+    (function -> its role's), its environments get those, as Lambda's get the role's."""
     evaluator = Evaluator(template, physical, parameters=parameters, stack_name=STACK)
     defaults = template.get("Globals", {}).get("Function", {})
     environments = function_environments(
@@ -157,10 +162,17 @@ def versions_from_template(
             apply_on = evaluator.resolve(properties.get("SnapStart", {})).get("ApplyOn")
             snapstart = apply_on == "PublishedVersions"
         debug_port = modes.debug_port if name == modes.debug_function else None
+        role = {}
+        if credentials is not None:
+            role = {
+                "AWS_ACCESS_KEY_ID": credentials[name].access_key,
+                "AWS_SECRET_ACCESS_KEY": credentials[name].secret_key,
+                "AWS_SESSION_TOKEN": credentials[name].token or "",
+            }
         versions[name] = Version(
             function=name,
             handler=properties["Handler"],
-            variables=variables,
+            variables={**variables, **role},
             timeout=float(properties.get("Timeout", 3)),
             memory=int(properties.get("MemorySize", 128)),
             task_root=task_root,

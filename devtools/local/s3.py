@@ -16,9 +16,9 @@ from __future__ import annotations
 import hmac
 import http.client
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
@@ -26,6 +26,8 @@ from xml.sax.saxutils import escape
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from devtools.local.api import Server
 
 # Hop-by-hop headers: they describe one connection and are not forwarded.
 HOP_BY_HOP = frozenset(
@@ -87,10 +89,11 @@ def _auth_parameters(query: dict[str, str]) -> tuple[list[str], datetime, int]:
 
 
 def check_presigned(
-    method: str, target: str, headers: Any, credentials: Credentials, now: datetime
+    method: str, target: str, headers: Any, keys: Mapping[str, Credentials], now: datetime
 ) -> None:
     """Raise a Refusal unless the request (its method, its request target as sent, its headers)
-    is what a presigned URL of `credentials` allows at `now`, as S3 decides it."""
+    is what a presigned URL of one of `keys` (access key -> credentials) allows at `now`, as
+    S3 decides it."""
     split = urlsplit(target)
     query = dict(parse_qsl(split.query, keep_blank_values=True))
     if "X-Amz-Signature" not in query:
@@ -98,7 +101,8 @@ def check_presigned(
             raise Refusal(400, "InvalidRequest", "use Signature Version 4 (AWS4-HMAC-SHA256)")
         raise Refusal(403, "AccessDenied", "Access Denied")
     scope, signed_at, expires = _auth_parameters(query)
-    if scope[0] != credentials.access_key:
+    credentials = keys.get(scope[0])
+    if credentials is None:
         raise Refusal(
             403,
             "InvalidAccessKeyId",
@@ -148,7 +152,7 @@ class FrontHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     upstream: tuple[str, int]
-    credentials: Credentials
+    keys: Mapping[str, Credentials]
     clock: Callable[[], datetime]
     _checked = False
 
@@ -156,7 +160,7 @@ class FrontHandler(BaseHTTPRequestHandler):
         if self.headers.get("Authorization"):
             return None
         try:
-            check_presigned(self.command, self.path, self.headers, self.credentials, self.clock())
+            check_presigned(self.command, self.path, self.headers, self.keys, self.clock())
         except Refusal as refusal:
             return refusal
         return None
@@ -238,22 +242,21 @@ class FrontHandler(BaseHTTPRequestHandler):
 def make_s3_front(
     port: int,
     upstream: str,
-    credentials: Credentials,
+    keys: Mapping[str, Credentials],
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> ThreadingHTTPServer:
-    """The front door on 127.0.0.1:`port`, forwarding to the emulator at `upstream`; call
-    serve_forever() on it (and shutdown() to stop)."""
+) -> Server:
+    """The front door on 127.0.0.1:`port`, forwarding to the emulator at `upstream`, taking the
+    presigned URLs of `keys` (access key -> credentials); call serve_forever() on it (and
+    shutdown() to stop)."""
     target = urlsplit(upstream)
     handler = type(
         "Handler",
         (FrontHandler,),
         {
             "upstream": (target.hostname, target.port or 80),
-            "credentials": credentials,
+            "keys": dict(keys),
             "clock": staticmethod(clock),
         },
     )
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
-    return server
+    return Server(("127.0.0.1", port), handler)

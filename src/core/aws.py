@@ -13,7 +13,9 @@ import functools
 import gzip
 import json
 import os
+import time
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, cast, overload
 
 import botocore.loaders
@@ -27,14 +29,57 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
 
-# Standard retry mode retries throttling and 5xx with backoff; short timeouts keep a stuck
-# connection from eating the whole function timeout.
+# Standard retry mode retries throttling, 5xx and timeouts with backoff. An attempt lasts at
+# most CONNECT_TIMEOUT + READ_TIMEOUT; the wait before attempt n + 1 is at most 2 ** (n - 1) s.
+MAX_ATTEMPTS = 3
+CONNECT_TIMEOUT = 1.0
+READ_TIMEOUT = 2.0
 CLIENT_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=2,
-    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+    connect_timeout=CONNECT_TIMEOUT,
+    read_timeout=READ_TIMEOUT,
     tcp_keepalive=True,
 )
+# What an attempt must leave of the invocation when it ends: the longest wait before the next
+# attempt (whose own check then refuses it), and a moment to answer.
+ANSWER_MARGIN = 2.0 ** (MAX_ATTEMPTS - 2) + 0.5
+
+
+class OutOfTime(Exception):
+    """No attempt at an AWS call fits the time the invocation has left: the call is given up
+    before Lambda's timeout would end the invocation unanswered."""
+
+
+# The end of the invocation in progress (time.monotonic()), None outside invocations.
+_deadline: ContextVar[float | None] = ContextVar("deadline", default=None)
+
+
+@contextlib.contextmanager
+def invocation_deadline(context: Any) -> Iterator[None]:
+    """Within it, AWS calls fit the time `context` (Lambda's) says is left: an attempt starts
+    only when it can end, timed out, with ANSWER_MARGIN left; otherwise OutOfTime."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    token = _deadline.set(time.monotonic() + remaining() / 1000 if remaining else None)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _within_deadline(**_: Any) -> None:
+    """Before each attempt of each call (botocore's `before-send`)."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return
+    left = deadline - time.monotonic()
+    if left < CONNECT_TIMEOUT + READ_TIMEOUT + ANSWER_MARGIN:
+        raise OutOfTime(f"{left:.1f} s left in the invocation: no time for another AWS attempt")
+
+
+def _client(service: str, config: Config) -> Any:
+    client = _session().create_client(service, config=config)
+    client.meta.events.register_first("before-send", _within_deadline, unique_id="deadline")
+    return client
 
 
 class _ModelFiles(botocore.loaders.JSONFileLoader):
@@ -114,20 +159,20 @@ def _session() -> botocore.session.Session:
 @functools.cache
 def dynamodb_client() -> DynamoDBClient:
     """The DynamoDB client of this execution environment."""
-    return cast("DynamoDBClient", _session().create_client("dynamodb", config=CLIENT_CONFIG))
+    return cast("DynamoDBClient", _client("dynamodb", CLIENT_CONFIG))
 
 
 @functools.cache
 def sns_client() -> SNSClient:
     """The SNS client of this execution environment."""
-    return cast("SNSClient", _session().create_client("sns", config=CLIENT_CONFIG))
+    return cast("SNSClient", _client("sns", CLIENT_CONFIG))
 
 
 @functools.cache
 def s3_client() -> S3Client:
     """The S3 client of this execution environment (SigV4, which presigned URLs need)."""
     config = CLIENT_CONFIG.merge(Config(signature_version="s3v4"))
-    return cast("S3Client", _session().create_client("s3", config=config))
+    return cast("S3Client", _client("s3", config))
 
 
 class _EmptyBody:
@@ -185,7 +230,10 @@ TRANSIENT_CANCELLATIONS = frozenset(
 
 def is_transient(exc: BaseException) -> bool:
     """Whether `exc` is an AWS fault that a later attempt may not meet: throttling, a 5xx, a
-    connection or a response that timed out (what is left once botocore's retries are spent)."""
+    connection or a response that timed out (what is left once botocore's retries are spent),
+    or no time left to try again in this invocation."""
+    if isinstance(exc, OutOfTime):
+        return True
     if isinstance(exc, ClientError):
         code = exc.response.get("Error", {}).get("Code")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

@@ -2,7 +2,8 @@
 
 Every record carries timestamp, level, logger, message and, inside an invocation, the function
 name, the request id and whether this invocation was the execution environment's cold start.
-`configure_logging` is called once per process; `lambda_entry` wraps each handler.
+`configure_logging` is called once per process; `lambda_entry` wraps each handler (and holds
+its AWS calls to the invocation's deadline, src/core/aws.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+
+from src.core.aws import invocation_deadline
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -73,7 +76,8 @@ def configure_logging(level: str = "INFO") -> None:
 
 
 def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
-    """Wrap a Lambda handler so that its log records name the invocation."""
+    """Wrap a Lambda handler so that its log records name the invocation and its AWS calls fit
+    the invocation's time."""
 
     @functools.wraps(handler)
     def wrapper(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -87,7 +91,8 @@ def lambda_entry(handler: LambdaHandler) -> LambdaHandler:
         )
         _cold_start = False
         try:
-            return handler(event, context)
+            with invocation_deadline(context):
+                return handler(event, context)
         finally:
             _current.reset(token)
 

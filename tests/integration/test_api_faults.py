@@ -9,12 +9,14 @@ without its user (nothing half-written).
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -148,3 +150,35 @@ def test_the_fault_injection_really_injects(
 
     assert unavailable > 0
     assert len(faulty_dynamodb.injected) == 5
+
+
+def test_an_sdk_retry_of_an_applied_create_answers_201_not_a_false_409(api: ApiClient) -> None:
+    # Given the response to the create's transaction lost after DynamoDB applied it, so that
+    # botocore retries the same request (the same ClientRequestToken)
+    from moto.core.models import botocore_stubber
+
+    from src.core.aws import dynamodb_client
+
+    lost: list[int] = []
+
+    def lose_the_first_response(request: Any, event_name: str, **_: Any) -> None:
+        if not lost:
+            applied = botocore_stubber(event_name, request)
+            lost.append(applied.status_code if applied is not None else 0)
+            raise ReadTimeoutError(endpoint_url=request.url)
+
+    events = dynamodb_client().meta.events
+    event = "before-send.dynamodb.TransactWriteItems"
+    events.register_first(event, lose_the_first_response, unique_id="lose-response")
+    try:
+        # When a client creates a user
+        response = api.request("POST", "/users", {"email": "ada@example.com", "name": "Ada"})
+    finally:
+        events.unregister(event, unique_id="lose-response")
+
+    # Then the first attempt was applied and its answer lost, and the retry answers 201 with the
+    # one user stored
+    assert lost == [200]
+    assert response.status == 201, response.body
+    users = boto3.client("dynamodb").scan(TableName=os.environ["USERS_TABLE"])["Items"]
+    assert [item["userId"]["S"] for item in users if "email" in item] == [response.body["userId"]]

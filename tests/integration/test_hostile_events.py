@@ -116,7 +116,11 @@ records = st.fixed_dictionaries(
             {"object": s3_objects},
             optional={
                 "bucket": st.fixed_dictionaries(
-                    {"name": st.sampled_from(["uploads-test", "other"])}
+                    {
+                        "name": st.sampled_from(
+                            ["users-service-dev-uploads-123456789012-us-east-1", "other"]
+                        )
+                    }
                 )
             },
         )

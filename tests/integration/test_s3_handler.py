@@ -46,8 +46,10 @@ def test_a_json_upload_gets_metadata_and_a_record_count(
         )
     )
 
-    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u1/orders.json"]
-    assert item["bucket"] == "uploads-test"
+    item = metadata(dynamodb, metadata_table)[
+        "s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u1/orders.json"
+    ]
+    assert item["bucket"] == "users-service-dev-uploads-123456789012-us-east-1"
     assert item["key"] == "uploads/u1/orders.json"
     assert item["size"] == len(json.dumps([{"a": 1}] * 7))
     assert item["contentType"] == "application/json"
@@ -62,7 +64,9 @@ def test_an_image_gets_its_size_and_a_real_thumbnail_under_thumbnails(
 ) -> None:
     invoke(bucket.put("uploads/u2/cat.png", png((1000, 400)), "image/png"))
 
-    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u2/cat.png"]
+    item = metadata(dynamodb, metadata_table)[
+        "s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u2/cat.png"
+    ]
     assert (item["width"], item["height"]) == (1000, 400)
     assert item["thumbnailKey"].startswith("thumbnails/u2/cat.png/")
     assert bucket.keys("thumbnails/") == [item["thumbnailKey"]]
@@ -93,7 +97,9 @@ def test_a_duplicate_event_changes_nothing(
 
     assert metadata(dynamodb, metadata_table) == before
     assert bucket.keys("thumbnails/") == [
-        before["s3://uploads-test/uploads/u4/cat.png"]["thumbnailKey"]
+        before["s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u4/cat.png"][
+            "thumbnailKey"
+        ]
     ]
 
 
@@ -121,7 +127,9 @@ def test_an_older_version_never_overwrites_a_newer_one(
     invoke(second)
     invoke(first)
 
-    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u6/pic.png"]
+    item = metadata(dynamodb, metadata_table)[
+        "s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u6/pic.png"
+    ]
     assert (item["width"], item["height"]) == (80, 80)
     assert bucket.keys("thumbnails/") == [item["thumbnailKey"]]
 
@@ -132,7 +140,9 @@ def test_a_replaced_version_loses_its_thumbnail(
     invoke(bucket.put("uploads/u7/pic.png", png((100, 50)), "image/png"))
     invoke(bucket.put("uploads/u7/pic.png", png((60, 60), (9, 9, 9)), "image/png"))
 
-    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u7/pic.png"]
+    item = metadata(dynamodb, metadata_table)[
+        "s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u7/pic.png"
+    ]
     assert (item["width"], item["height"]) == (60, 60)
     assert bucket.keys("thumbnails/") == [item["thumbnailKey"]]
 
@@ -164,9 +174,16 @@ def test_a_file_that_can_never_be_processed_is_recorded_at_once_not_retried(
     # invoke() returns the handler's answer: it raised nothing, so Lambda retries nothing.
     response = invoke(bucket.put(f"uploads/u8/{name}", body, content_type))
 
-    item = metadata(dynamodb, metadata_table)[f"s3://uploads-test/uploads/u8/{name}"]
+    item = metadata(dynamodb, metadata_table)[
+        f"s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u8/{name}"
+    ]
     assert response == {
-        "processed": [{"objectKey": f"s3://uploads-test/uploads/u8/{name}", "outcome": "failed"}]
+        "processed": [
+            {
+                "objectKey": f"s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u8/{name}",
+                "outcome": "failed",
+            }
+        ]
     }
     assert (item["status"], item["reason"]) == ("invalid", reason)
     assert "thumbnailKey" not in item
@@ -181,7 +198,9 @@ def test_json_over_the_cap_is_skipped_with_the_reason_and_not_read(
 
     invoke(bucket.put("uploads/u10/big.json", b"[" + b"1," * 2000 + b"1]", "application/json"))
 
-    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u10/big.json"]
+    item = metadata(dynamodb, metadata_table)[
+        "s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u10/big.json"
+    ]
     assert item["status"] == "skipped"
     assert "records not counted" in item["reason"]
     assert item["size"] == 4003
@@ -190,7 +209,9 @@ def test_json_over_the_cap_is_skipped_with_the_reason_and_not_read(
 def test_other_files_get_metadata_only(bucket: Bucket, dynamodb: Any, metadata_table: str) -> None:
     invoke(bucket.put("uploads/u11/notes.txt", b"hello", "text/plain"))
 
-    item = metadata(dynamodb, metadata_table)["s3://uploads-test/uploads/u11/notes.txt"]
+    item = metadata(dynamodb, metadata_table)[
+        "s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u11/notes.txt"
+    ]
     assert item["status"] == "processed"
     assert item["contentType"] == "text/plain"
     assert not {"recordCount", "width", "thumbnailKey"} & set(item)
@@ -205,7 +226,9 @@ def test_a_thumbnail_write_is_not_processed_again(
     response = invoke(bucket.record("ObjectCreated:Put", thumbnail, 100, "abc"))
 
     assert response["processed"][0]["outcome"] == "ignored"
-    assert set(metadata(dynamodb, metadata_table)) == {"s3://uploads-test/uploads/u12/cat.png"}
+    assert set(metadata(dynamodb, metadata_table)) == {
+        "s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u12/cat.png"
+    }
 
 
 def test_the_sample_event_key_is_url_decoded(
@@ -220,7 +243,9 @@ def test_the_sample_event_key_is_url_decoded(
 
     invoke(record)
 
-    item = metadata(dynamodb, metadata_table)[f"s3://uploads-test/{key}"]
+    item = metadata(dynamodb, metadata_table)[
+        f"s3://users-service-dev-uploads-123456789012-us-east-1/{key}"
+    ]
     assert item["key"] == key
     assert (item["width"], item["height"]) == (64, 32)
 
@@ -246,7 +271,10 @@ def test_a_removal_leaves_a_tombstone_that_expires(
         for item in dynamodb.scan(TableName=metadata_table)["Items"]
         if not item["objectKey"]["S"].startswith("upload#")  # the upload's ticket
     ]
-    assert tombstone["objectKey"]["S"] == "tombstone#s3://uploads-test/uploads/u14/a.json"
+    assert (
+        tombstone["objectKey"]["S"]
+        == "tombstone#s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u14/a.json"
+    )
     assert int(tombstone["expiresAt"]["N"]) > 0
 
 
@@ -279,7 +307,7 @@ def newer_version(bucket: Bucket, dynamodb: Any, table: str, key: str) -> Callab
 
 
 def only_thumbnail_is_the_items(bucket: Bucket, dynamodb: Any, table: str, key: str) -> None:
-    item = metadata(dynamodb, table)[f"s3://uploads-test/{key}"]
+    item = metadata(dynamodb, table)[f"s3://users-service-dev-uploads-123456789012-us-east-1/{key}"]
     assert (item["width"], item["height"]) == (80, 80)  # the newer version
     assert bucket.keys("thumbnails/") == [item["thumbnailKey"]]
 
@@ -371,7 +399,9 @@ def test_a_file_in_a_thumbnail_folder_not_named_by_a_sequencer_is_left_alone(
 
     invoke(bucket.put(key, png((80, 80), (1, 2, 3)), "image/png"))
 
-    item = metadata(dynamodb, metadata_table)[f"s3://uploads-test/{key}"]
+    item = metadata(dynamodb, metadata_table)[
+        f"s3://users-service-dev-uploads-123456789012-us-east-1/{key}"
+    ]
     assert bucket.keys("thumbnails/") == sorted(
         [item["thumbnailKey"], "thumbnails/u18/pic.png/notes.txt"]
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from typing import Any
@@ -16,10 +18,18 @@ import pytest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from devtools.local.api import Route, _pattern, _rank, build_event, routes_from_template
+from devtools.local.api import (
+    Route,
+    _pattern,
+    _rank,
+    build_event,
+    make_server,
+    routes_from_template,
+)
 from devtools.local.event_sources import Sequencer, failed_message_ids, invoke_async, sqs_record
 from devtools.local.functions import InvocationError
 from devtools.local.s3 import Refusal, check_presigned
+from devtools.resources import free_port
 from devtools.template import load_template
 
 
@@ -230,7 +240,13 @@ def refusal(
         now = (signed_at(url) if "X-Amz-Date" in url else datetime.now(UTC)) + timedelta(
             seconds=after
         )
-        check_presigned(method, f"{split.path}?{split.query}", message, credentials, now)
+        check_presigned(
+            method,
+            f"{split.path}?{split.query}",
+            message,
+            {credentials.access_key: credentials},
+            now,
+        )
     except Refusal as refused:
         return refused.code
     return None
@@ -300,3 +316,22 @@ def test_a_presigned_get_is_checked_the_same_way() -> None:
 
     assert refusal(url, {}, method="GET") is None
     assert refusal(url, {}, method="GET", after=3600) == "AccessDenied"
+
+
+def test_the_gateway_takes_a_burst_of_connections_opened_before_it_serves() -> None:
+    # Given the local gateway, not yet accepting, and 200 clients connecting at once
+    server = make_server("127.0.0.1", free_port(), [], {}, "local")
+    host, port = server.server_address[:2]
+    clients = [socket.create_connection((str(host), port), timeout=2) for _ in range(200)]
+    # When it serves them
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        answers = []
+        for client in clients:
+            client.sendall(b"GET /nowhere HTTP/1.1\r\nHost: local\r\nConnection: close\r\n\r\n")
+            answers.append(client.makefile("rb").readline())
+            client.close()
+    finally:
+        server.shutdown()
+    # Then every one of them is answered
+    assert answers == [b"HTTP/1.1 403 Forbidden\r\n"] * 200

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import os
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,9 @@ from src.services.orders import OrderEventService
 from tests.conftest import NotificationInbox, create_tables_from_template
 from tests.faults import AFTER, BEFORE, FaultyClient
 from tests.order_queue import OrderQueue
+
+# The table the consumer's role grants (tests/roles.py).
+ORDERS = os.environ["ORDERS_TABLE"]
 
 STATUSES = ["pending", "confirmed", "shipped", "delivered"]
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -120,10 +124,11 @@ def client(service: str) -> Any:
 def run(histories_: list[History], seed: int, fault_rate: float, duplicate_rate: float) -> Run:
     rng = random.Random(seed)
     dynamodb = client("dynamodb")
-    create_tables_from_template(dynamodb, {"OrdersTable": "orders"})
+    create_tables_from_template(dynamodb, {"OrdersTable": ORDERS})
     sns = client("sns")
     sqs = client("sqs")
-    topic = sns.create_topic(Name="notifications")["TopicArn"]
+    topic = sns.create_topic(Name="order-notifications")["TopicArn"]
+    assert topic == os.environ["NOTIFICATION_TOPIC_ARN"]  # the topic the role grants
     inbox_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["QueueArn"])[
         "Attributes"
@@ -133,7 +138,7 @@ def run(histories_: list[History], seed: int, fault_rate: float, duplicate_rate:
     sns_faults = FaultyClient(sns, rng, fault_rate, {"publish_batch"})
     ticks = itertools.count()
     service = OrderEventService(
-        OrderRepository(dynamodb_faults, "orders"),  # type: ignore[arg-type]
+        OrderRepository(dynamodb_faults, ORDERS),  # type: ignore[arg-type]
         SnsNotificationPublisher(sns_faults, topic),  # type: ignore[arg-type]
         # A clock that moves a second per call, so the order of writes shows in timestamps.
         clock=lambda: EPOCH + timedelta(seconds=next(ticks)),
@@ -153,7 +158,7 @@ def check_exact(histories_: list[History], outcome: Run) -> None:
     notes = outcome.inbox.drain()
     for history in histories_:
         item = outcome.dynamodb.get_item(
-            TableName="orders", Key={"orderId": {"S": history.order_id}}
+            TableName=ORDERS, Key={"orderId": {"S": history.order_id}}
         )["Item"]
         # Creations and cancellations always apply once the order exists.
         assert history.created not in dlq
@@ -189,11 +194,11 @@ def check_exact(histories_: list[History], outcome: Run) -> None:
     for body in dlq:
         assert json.loads(body)["type"] == "order_updated"
     # Exactly once: with everything settled, delivering every message again changes nothing.
-    before = outcome.dynamodb.scan(TableName="orders")["Items"]
+    before = outcome.dynamodb.scan(TableName=ORDERS)["Items"]
     again = OrderQueue(outcome.queue.service, random.Random(0), max_receives=12)
     again.run([body for history in histories_ for body in history.bodies if body not in dlq])
     assert again.dlq == []
-    assert _by_id(outcome.dynamodb.scan(TableName="orders")["Items"]) == _by_id(before)
+    assert _by_id(outcome.dynamodb.scan(TableName=ORDERS)["Items"]) == _by_id(before)
 
 
 def _by_id(items: list[dict[str, Any]]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 from typing import Any
 
@@ -36,8 +37,9 @@ from tests.faults import AFTER, BEFORE, FaultyClient
 from tests.steps import After, Scheduler
 from tests.uploads_bucket import Bucket, metadata, png
 
-BUCKET = "uploads-delivery"
-TABLE = "metadata-delivery"
+# The names the S3 processor's role grants (tests/roles.py).
+BUCKET = os.environ["UPLOADS_BUCKET"]
+TABLE = os.environ["METADATA_TABLE"]
 KEYS = ["uploads/a.json", "uploads/b.png", "uploads/c"]
 LAMBDA_ATTEMPTS = 3  # the first invocation and Lambda's two retries
 

@@ -1,0 +1,60 @@
+"""AWS calls fit the invocation's time (src.core.aws): against a dependency that accepts
+connections and never answers, a call gives up with OutOfTime, a transient fault, while the
+invocation still has time to answer, instead of running into Lambda's timeout."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ReadTimeoutError
+
+from devtools.lambda_events import LambdaContext
+from src.core import aws
+
+
+@pytest.fixture
+def hung_endpoint() -> Iterator[str]:
+    """A listener that never accepts: connections open (the kernel completes them) and no byte
+    ever comes back, as from a stopped emulator or a black-holed route."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+class Deadline(LambdaContext):
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self._end = time.monotonic() + seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._end - time.monotonic()) * 1000)
+
+
+def test_a_hung_dependency_is_given_up_with_time_left_to_answer(
+    hung_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", hung_endpoint)
+    client = aws._client("dynamodb", aws.CLIENT_CONFIG)
+    context = Deadline(seconds=7)
+
+    with aws.invocation_deadline(context), pytest.raises(aws.OutOfTime) as gave_up:
+        client.get_item(TableName="users", Key={"userId": {"S": "u"}})
+
+    assert aws.is_transient(gave_up.value)
+    # At least one attempt ran into its read timeout before the call gave up, with time left.
+    assert context.get_remaining_time_in_millis() >= 500
+    assert context.get_remaining_time_in_millis() <= 7000 - aws.READ_TIMEOUT * 1000
+
+
+def test_outside_an_invocation_calls_are_not_held_to_a_deadline(
+    hung_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", hung_endpoint)
+    client = aws._client("dynamodb", aws.CLIENT_CONFIG.merge(Config(retries={"max_attempts": 1})))
+    with pytest.raises(ReadTimeoutError):
+        client.get_item(TableName="users", Key={"userId": {"S": "u"}})
