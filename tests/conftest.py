@@ -34,6 +34,15 @@ os.environ.update(
 for _variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
     os.environ.pop(_variable, None)
 
+from devtools.template import load_template  # noqa: E402
+
+# The upload processor's MemorySize, as Lambda tells the function, and what it gives one image.
+_S3_FUNCTION = {
+    **load_template()["Globals"]["Function"],
+    **load_template()["Resources"]["S3HandlerFunction"]["Properties"],
+}
+os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(_S3_FUNCTION["MemorySize"])
+
 import boto3  # noqa: E402
 import botocore.handlers  # noqa: E402
 import pytest  # noqa: E402
@@ -53,8 +62,10 @@ from devtools.lambda_events import (  # noqa: E402 - load_event is re-exported f
     api_event,
     load_event,
 )
+from src.services.content import image_memory  # noqa: E402
 
 __all__ = ["LambdaContext", "load_event"]
+IMAGE_MEMORY = image_memory(int(_S3_FUNCTION["MemorySize"]))
 from devtools.template import create_table_request, resources_of_type  # noqa: E402
 
 

@@ -14,8 +14,8 @@ Invocations arrive on stdin, one JSON line each ({"id", "event", "deadline_ms"})
 on the file descriptor in LOCAL_RESPONSE_FD ({"id", "response"} or {"id", "error"}), so that
 stdout and stderr carry only the function's own logs. An init error is the reply to the first
 invocation, after which the environment exits, as Lambda discards an environment whose init
-failed. Where it differs from Lambda: no Runtime API over HTTP, no memory limit, no freezing
-between invocations.
+failed. The memory limit is held by the supervisor (functions.py). Where it differs from
+Lambda: no Runtime API over HTTP, no freezing between invocations.
 """
 
 from __future__ import annotations

@@ -10,8 +10,11 @@ by the function's name.
 
 A new version (a deploy: code or settings changed) takes effect for the next invocation: idle
 environments of older versions are stopped, busy ones finish their invocation on the old code
-and are stopped then, as after a deploy. Where it differs from Lambda: no freezing between
-invocations, environments are not reclaimed when idle.
+and are stopped then, as after a deploy. An environment whose memory passes the function's
+MemorySize is killed, its invocation failing with Runtime.OutOfMemory, as on Lambda (the
+peak resident memory of its process, read every MEMORY_POLL_SECONDS; Lambda counts the whole
+sandbox). Where it differs from Lambda: no freezing between invocations, environments are not
+reclaimed when idle.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import select
 import signal
@@ -50,6 +54,23 @@ INHERITED = (
     "AWS_DEFAULT_REGION",
     "AWS_ENDPOINT_URL",
 )
+
+# How often a busy environment's memory is read: its peak (VmHWM) is kept by the kernel, so a
+# spike between two reads is still seen.
+MEMORY_POLL_SECONDS = 0.02
+
+
+def peak_memory_mb(pid: int) -> int | None:
+    """The peak resident memory of process `pid` in MB (Linux's VmHWM), None where unknown."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        return None
+    return None
+
 
 __all__ = [
     "ROOT",
@@ -235,6 +256,7 @@ class ExecutionEnvironment:
     def invoke(self, event: Any) -> Any:
         timeout = self.version.timeout if self.version.debug_port is None else None
         request_id = str(uuid.uuid4())
+        started = time.monotonic()
         deadline_ms = int((time.time() + self.version.timeout) * 1000)
         request = {"id": request_id, "event": event, "deadline_ms": deadline_ms}
         try:
@@ -243,11 +265,17 @@ class ExecutionEnvironment:
         except (BrokenPipeError, ValueError) as exc:
             self.stop()
             raise InvocationError("the execution environment exited") from exc
-        ready, _, _ = select.select([self._results], [], [], timeout)
-        if not ready:
-            self.stop()
-            raise InvocationError(f"Task timed out after {self.version.timeout:.0f} seconds")
+        while True:
+            ready, _, _ = select.select([self._results], [], [], MEMORY_POLL_SECONDS)
+            self._hold_memory(request_id, started)
+            if ready:
+                break
+            if timeout is not None and time.monotonic() - started > timeout:
+                self.stop()
+                raise InvocationError(f"Task timed out after {self.version.timeout:.0f} seconds")
         line = self._results.readline()
+        # A peak past the limit between the last poll and the reply counts as Lambda counts it.
+        self._hold_memory(request_id, started)
         if not line:
             self.stop()
             raise InvocationError("the execution environment exited")
@@ -256,6 +284,26 @@ class ExecutionEnvironment:
             error = reply["error"]
             raise InvocationError(f"{error['errorType']}: {error['errorMessage']}")
         return reply["response"]
+
+    def _hold_memory(self, request_id: str, started: float) -> None:
+        """Lambda's memory limit: an environment whose peak passes the function's MemorySize
+        is killed and the invocation fails with Runtime.OutOfMemory."""
+        peak = peak_memory_mb(self.pid)
+        if peak is None or peak <= self.version.memory:
+            return
+        self.stop()
+        duration = (time.monotonic() - started) * 1000
+        sys.stdout.write(
+            f"[{self.version.function}] REPORT RequestId: {request_id}\t"
+            f"Duration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms\t"
+            f"Memory Size: {self.version.memory} MB\tMax Memory Used: {peak} MB\t"
+            "Status: error\tError Type: Runtime.OutOfMemory\n"
+        )
+        sys.stdout.flush()
+        raise InvocationError(
+            f"Runtime.OutOfMemory: RequestId: {request_id} Error: Runtime exited with error: "
+            f"signal: killed (Max Memory Used: {peak} MB of {self.version.memory} MB)"
+        )
 
     @property
     def alive(self) -> bool:

@@ -37,7 +37,7 @@ class Settings:
         """
         source = os.environ if environ is None else environ
         types = get_type_hints(cls)
-        values: dict[str, str] = {}
+        values: dict[str, str | int] = {}
         problems: list[str] = []
         for field in dataclasses.fields(cls):
             variable = field.name.upper()
@@ -54,6 +54,14 @@ class Settings:
                     f"invalid environment variable {variable}: "
                     f"{value!r} is not one of {', '.join(allowed)}"
                 )
+                continue
+            if types[field.name] is int:
+                if not value.isdigit():
+                    problems.append(
+                        f"invalid environment variable {variable}: {value!r} is not a number"
+                    )
+                    continue
+                values[field.name] = int(value)
                 continue
             values[field.name] = value
         if problems:
@@ -87,3 +95,5 @@ class UploadProcessorSettings(Settings):
 
     metadata_table: str
     uploads_bucket: str
+    # The function's MemorySize, as Lambda sets it; unset (outside Lambda), Lambda's least.
+    aws_lambda_function_memory_size: int = 128

@@ -44,6 +44,7 @@ def upload_processor() -> UploadProcessor:
     return UploadProcessor(
         ObjectStore(s3_client(), settings.uploads_bucket),
         MetadataRepository(dynamodb_client(), settings.metadata_table),
+        image_memory=content.image_memory(settings.aws_lambda_function_memory_size),
     )
 
 

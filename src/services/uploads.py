@@ -93,10 +93,13 @@ class UploadProcessor:
         objects: Objects,
         metadata: MetadataStore,
         *,
+        image_memory: int,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """`image_memory`: the bytes one image's processing may take (content.image_memory)."""
         self._objects = objects
         self._metadata = metadata
+        self._image_memory = image_memory
         self._clock = clock
 
     def apply(self, change: ObjectChange) -> ChangeOutcome:
@@ -184,7 +187,7 @@ class UploadProcessor:
         if claimed in IMAGE_TYPES:
             if stored.size > MAX_IMAGE_BYTES:
                 return _skipped(f"image over {MAX_IMAGE_BYTES // 2**20} MiB: not processed")
-            return analyse_image(stored.body.read(), claimed)
+            return analyse_image(stored.body.read(), claimed, memory=self._image_memory)
         return Analysis(ProcessingStatus.PROCESSED)
 
 

@@ -23,7 +23,12 @@ import boto3
 import pytest
 import requests
 
-from devtools.local.functions import ExecutionEnvironment, Version
+from devtools.local.functions import (
+    ExecutionEnvironment,
+    FunctionPool,
+    InvocationError,
+    Version,
+)
 from devtools.resources import free_port
 from devtools.template import function_environment
 from tests.dap import DebugClient
@@ -260,6 +265,38 @@ def test_an_environment_reports_its_own_peak_memory_not_the_supervisors(
 
     assert reported, printed
     assert 5 <= int(reported[1]) < 100
+
+
+def test_an_environment_past_its_memory_size_is_killed_as_lambda_kills_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a function of 128 MB whose invocation asks for 50 MB, or 200 MB, and touches it
+    (tmp_path / "hungry.py").write_text(
+        "def handler(event, context):\n"
+        "    ballast = bytearray(event['mb'] * 2**20)\n"
+        "    ballast[:: 2**12] = b'\\x01' * len(ballast[:: 2**12])\n"
+        "    return {'held': len(ballast) // 2**20}\n"
+    )
+    pool = FunctionPool(
+        Version("Hungry", "hungry.handler", {}, timeout=10, memory=128, task_root=tmp_path)
+    )
+    try:
+        assert pool.invoke({"mb": 50}) == {"held": 50}
+        # When one invocation passes the memory size
+        with pytest.raises(InvocationError) as killed:
+            pool.invoke({"mb": 200})
+        # Then it fails as on Lambda, and the next invocation gets a new environment
+        assert str(killed.value).startswith("Runtime.OutOfMemory: RequestId: ")
+        assert pool.invoke({"mb": 50}) == {"held": 50}
+    finally:
+        pool.stop()
+    report = re.search(
+        r"\[Hungry\] REPORT .*Memory Size: 128 MB\tMax Memory Used: (\d+) MB\t"
+        r"Status: error\tError Type: Runtime.OutOfMemory",
+        capsys.readouterr().out,
+    )
+    assert report
+    assert int(report[1]) > 128
 
 
 def test_a_breakpoint_in_a_handler_stops_there(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from PIL import Image
 from src.handlers.s3_handler import process_event
 from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services.uploads import UploadProcessor
-from tests.conftest import LambdaContext, load_event
+from tests.conftest import IMAGE_MEMORY, LambdaContext, load_event
 from tests.steps import After
 from tests.uploads_bucket import Bucket, metadata, png
 
@@ -293,6 +293,7 @@ def uploads(
     return UploadProcessor(
         objects(ObjectStore(bucket.s3, bucket.name)),
         store(MetadataRepository(dynamodb, table)),
+        image_memory=IMAGE_MEMORY,
     )
 
 

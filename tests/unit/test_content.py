@@ -18,6 +18,7 @@ from src.services.content import (
     analyse_image,
     count_json_records,
 )
+from tests.conftest import IMAGE_MEMORY
 
 
 def image_bytes(size: tuple[int, int], fmt: str, mode: str = "RGB") -> bytes:
@@ -116,7 +117,7 @@ class TestImages:
     def test_size_and_a_real_thumbnail_with_the_aspect_kept(
         self, content_type: str, fmt: str
     ) -> None:
-        analysis = analyse_image(image_bytes((1200, 600), fmt), content_type)
+        analysis = analyse_image(image_bytes((1200, 600), fmt), content_type, memory=IMAGE_MEMORY)
 
         assert analysis.status is ProcessingStatus.PROCESSED
         assert (analysis.width, analysis.height) == (1200, 600)
@@ -126,7 +127,9 @@ class TestImages:
             assert thumbnail.format == ("PNG" if analysis.thumbnail.extension == "png" else "JPEG")
 
     def test_small_images_are_not_enlarged_and_transparency_is_kept(self) -> None:
-        analysis = analyse_image(image_bytes((40, 100), "PNG", mode="RGBA"), "image/png")
+        analysis = analyse_image(
+            image_bytes((40, 100), "PNG", mode="RGBA"), "image/png", memory=IMAGE_MEMORY
+        )
 
         assert analysis.thumbnail is not None
         assert analysis.thumbnail.content_type == "image/png"
@@ -147,7 +150,7 @@ class TestImages:
         ids=["empty", "not an image", "truncated"],
     )
     def test_the_reason_is_for_a_person(self, data: bytes, reason: str) -> None:
-        analysis = analyse_image(data, "image/png")
+        analysis = analyse_image(data, "image/png", memory=IMAGE_MEMORY)
 
         assert (analysis.status, analysis.reason) == (ProcessingStatus.INVALID, reason)
 
@@ -163,7 +166,7 @@ class TestImages:
     def test_bytes_that_are_not_the_claimed_image_are_invalid(
         self, data: bytes, content_type: str, reason: str
     ) -> None:
-        analysis = analyse_image(data, content_type)
+        analysis = analyse_image(data, content_type, memory=IMAGE_MEMORY)
 
         assert analysis.status is ProcessingStatus.INVALID
         assert analysis.reason is not None
@@ -175,7 +178,7 @@ class TestImages:
         bomb = image_bytes((side, side), "PNG", mode="1")
 
         tracemalloc.start()
-        analysis = analyse_image(bomb, "image/png")
+        analysis = analyse_image(bomb, "image/png", memory=IMAGE_MEMORY)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
 

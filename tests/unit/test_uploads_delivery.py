@@ -32,7 +32,7 @@ from moto import mock_aws
 from src.handlers.s3_handler import process_event
 from src.repositories.uploads import MetadataRepository, ObjectStore
 from src.services.uploads import UploadProcessor
-from tests.conftest import create_tables_from_template
+from tests.conftest import IMAGE_MEMORY, create_tables_from_template
 from tests.faults import AFTER, BEFORE, FaultyClient
 from tests.steps import After, Scheduler
 from tests.uploads_bucket import Bucket, metadata, png
@@ -144,6 +144,7 @@ def run(
     service = UploadProcessor(
         ObjectStore(faults[1], BUCKET),  # type: ignore[arg-type]
         MetadataRepository(faults[0], TABLE),  # type: ignore[arg-type]
+        image_memory=IMAGE_MEMORY,
     )
     invoker = Lambda(service, rng)
     kinds: dict[str, str] = {}
@@ -209,7 +210,9 @@ def test_a_retry_after_a_lost_metadata_response_still_deletes_replaced_thumbnail
         create_tables_from_template(client("dynamodb"), {"MetadataTable": TABLE})
         bucket = Bucket(BUCKET)
         healthy = UploadProcessor(
-            ObjectStore(client("s3"), BUCKET), MetadataRepository(client("dynamodb"), TABLE)
+            ObjectStore(client("s3"), BUCKET),
+            MetadataRepository(client("dynamodb"), TABLE),
+            image_memory=IMAGE_MEMORY,
         )
         process_event(
             {"Records": [bucket.put("uploads/b.png", png((40, 30)), "image/png")]}, healthy
@@ -220,6 +223,7 @@ def test_a_retry_after_a_lost_metadata_response_still_deletes_replaced_thumbnail
             MetadataRepository(
                 After(client("dynamodb"), "transact_write_items", lose_the_response), TABLE
             ),
+            image_memory=IMAGE_MEMORY,
         )
 
         with pytest.raises(ReadTimeoutError):
@@ -258,6 +262,7 @@ def test_concurrent_invocations_keep_metadata_and_thumbnails_in_step(
         service = UploadProcessor(
             ObjectStore(scheduler.gated(client("s3")), BUCKET),
             MetadataRepository(scheduler.gated(client("dynamodb")), TABLE),
+            image_memory=IMAGE_MEMORY,
         )
         kinds: dict[str, str] = {}
 
