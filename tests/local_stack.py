@@ -48,6 +48,7 @@ def local_stack(workdir: Path, **environment: str) -> Iterator[RunningStack]:
     variables.update(
         LOCAL_API_PORT=str(free_port()),
         LOCAL_AWS_PORT=str(free_port()),
+        LOCAL_S3_PORT=str(free_port()),
         LOCAL_OUTPUTS_FILE=str(workdir / "outputs.json"),
     )
     variables.update(environment)
