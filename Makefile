@@ -114,7 +114,7 @@ test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP) $(NODE_STAMP)  ## ruff, mypy,
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory api-diff
-	$(PY) -m pytest
+	$(PY) -m pytest --iam-report
 
 # ENV given (make acceptance ENV=staging): that deployed stack, with AWS credentials for it.
 acceptance: $(STAMP) $(RUNTIME_STAMP)  ## the end-to-end suite on a local stack it starts, or on ENV's stack

@@ -55,7 +55,7 @@ from devtools.resources import (
     use_emulator_credentials,
 )
 from devtools.runtime import runtime_python
-from devtools.template import load_template
+from devtools.template import create_table_request, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench-results" / "bench.json"
@@ -137,14 +137,15 @@ def function_artifact(target: Path) -> None:
 
 @contextlib.contextmanager
 def emulator() -> Iterator[str]:
-    """moto's server on loopback, in a process of its own with its garbage collector off. Run in
+    """The local stack's emulator (moto behind its gate, devtools/local/emulator.py) on loopback,
+    in a process of its own with its garbage collector off. Run in
     the bench's process, or with its collector on, its full collections over moto's objects
     paused requests by 160-500 ms, which read as the handlers' latency: POST /users had a p99 of
     236 ms, and has 17-25 ms without them. A minute of garbage is a few hundred MB at most."""
     port = free_port()
     with tempfile.TemporaryDirectory() as recordings:
         server = subprocess.Popen(
-            [sys.executable, "-c", EMULATOR, "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-c", EMULATOR, "--port", str(port)],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -164,8 +165,8 @@ import gc, os, sys, threading
 gc.disable()
 # Its stdin is a pipe from the bench: end-of-file means the bench is gone, however it ended.
 threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
-from moto.server import main
-main(sys.argv[1:])
+from devtools.local.emulator import main
+main()
 """
 
 
@@ -209,6 +210,10 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+# Users in the full table of the transaction-cost measurement.
+TABLE_USERS = 20_000
+
+
 class Bench:
     def __init__(self, endpoint: str, runs: int, warm: int) -> None:
         import boto3  # noqa: PLC0415
@@ -220,6 +225,43 @@ class Bench:
         self.environments = function_environments(self.template, self.physical)
         self.boto3 = boto3
         self.results: dict[str, Any] = {}
+
+    def transaction_cost(self, users: int = TABLE_USERS, creates: int = 200) -> None:
+        """POST /users's transaction (a user and its email claim) into an empty users table and
+        into one of `users` users: the emulator's cost per write, which DynamoDB's does not
+        make depend on the table's size."""
+        from src.core.clock import utc_now  # noqa: PLC0415
+        from src.models.users import User  # noqa: PLC0415
+        from src.repositories.users import UserRepository  # noqa: PLC0415
+
+        dynamodb = self.boto3.client("dynamodb")
+        request = create_table_request(
+            self.template["Resources"]["UsersTable"]["Properties"], "bench-empty"
+        )
+        medians = {}
+        for label, table, filled in (("empty", "bench-empty", 0), ("full", "bench-full", users)):
+            dynamodb.create_table(**{**request, "TableName": table})
+            for start in range(0, filled, 25):
+                dynamodb.batch_write_item(
+                    RequestItems={
+                        table: [
+                            {"PutRequest": {"Item": {"userId": {"S": f"seeded-{n}"}}}}
+                            for n in range(start, min(filled, start + 25))
+                        ]
+                    }
+                )
+            repository = UserRepository(dynamodb, table)
+            durations = []
+            for _ in range(creates):
+                user_id = str(uuid.uuid4())
+                user = User(
+                    userId=user_id, email=f"{user_id}@example.com", name="B", createdAt=utc_now()
+                )
+                started = time.perf_counter()
+                repository.create(user)
+                durations.append((time.perf_counter() - started) * 1000)
+            medians[label] = statistics.median(durations)
+        self.results["transaction_ms"] = {**medians, "users": users, "creates": creates}
 
     # --- events -----------------------------------------------------------------------------
     def seed_user(self) -> str:
@@ -537,6 +579,12 @@ def budgets(results: dict[str, Any]) -> list[tuple[str, float, float, str]]:
             "",
         ),
         ("API 5xx under concurrent clients", load["api"]["server_errors"], 0, ""),
+        (
+            f"POST /users transaction into {results['transaction_ms']['users']:,} users / empty",
+            results["transaction_ms"]["full"] / results["transaction_ms"]["empty"],
+            1.3,
+            "x",
+        ),
         ("acknowledged writes not read back", load["api"]["writes_unreadable"], 0, ""),
         ("AWS calls, GET /users/{id}", calls["GET /users/{id}"], 1, "calls"),
         ("AWS calls, POST /users", calls["POST /users"], 1, "calls"),
@@ -575,6 +623,12 @@ def report(results: dict[str, Any]) -> bool:
         f" {api['requests_per_second']:.0f} requests/s, p50 {api['p50_ms']:.1f} ms,"
         f" p99 {api['p99_ms']:.1f} ms; statuses {api['statuses']};"
         f" {api['writes_acknowledged']} users written"
+    )
+    transaction = results["transaction_ms"]
+    print(
+        f"emulator, POST /users transaction (median of {transaction['creates']}): empty table"
+        f" {transaction['empty']:.2f} ms, {transaction['users']:,} users"
+        f" {transaction['full']:.2f} ms"
     )
     print("warm invocations (ms)")
     for name, value in results["warm_ms"].items():
@@ -621,6 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.redirect_stdout(io.StringIO()):
             bench.restored()
             bench.warm_and_calls()
+        bench.transaction_cost()
         bench.results["load"] = under_load(
             bench.boto3, endpoint, orders=args.orders, seconds=args.load_seconds
         )

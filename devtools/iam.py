@@ -335,16 +335,21 @@ def _as_list(value: Any) -> list[Any]:
 
 @dataclass(frozen=True)
 class Grant:
-    """One action and one resource, as a statement lists them: the unit of the least-privilege
-    report."""
+    """One action and one resource, as a statement of a function's role lists them: the unit
+    of the least-privilege report. Grants are told apart by their place in the template (the
+    resource's position in its statement), whatever names the resources have where checked."""
 
     role: str
     statement: int
     action: str
-    resource: str
+    position: int
+    resource: str = field(compare=False)
 
     def __str__(self) -> str:
         return f"{self.role}: {self.action} on {self.resource} (statement {self.statement})"
+
+    def key(self) -> list[str | int]:
+        return [self.role, self.statement, self.action, self.position]
 
 
 @dataclass(frozen=True)
@@ -380,8 +385,9 @@ class Statement:
             conditions=tuple(conditions),
         )
 
-    def match(self, need: Need) -> tuple[str, str] | None:
-        """The (action, resource) patterns of this statement that cover `need`, or None."""
+    def match(self, need: Need) -> tuple[str, int, str] | None:
+        """The action pattern, resource position and resource pattern of this statement that
+        cover `need`, or None."""
         if self.not_actions:
             if any(_wildcard(a, re.IGNORECASE).fullmatch(need.action) for a in self.not_actions):
                 return None
@@ -396,14 +402,20 @@ class Statement:
         if self.not_resources:
             if any(_wildcard(r).fullmatch(need.resource) for r in self.not_resources):
                 return None
-            resource = "NotResource"
+            position, resource = 0, "NotResource"
         else:
-            found = [r for r in self.resources if _wildcard(r).fullmatch(need.resource)]
+            found = [
+                (index, r)
+                for index, r in enumerate(self.resources)
+                if _wildcard(r).fullmatch(need.resource)
+            ]
             if not found:
                 return None
-            resource = found[0]
+            position, resource = found[0]
         context = dict(need.context)
-        return (action, resource) if all(_holds(c, context) for c in self.conditions) else None
+        if not all(_holds(condition, context) for condition in self.conditions):
+            return None
+        return action, position, resource
 
 
 def _holds(condition: tuple[str, str, tuple[str, ...]], context: Mapping[str, str]) -> bool:
@@ -432,11 +444,11 @@ class Role:
 
     def grants(self) -> list[Grant]:
         return [
-            Grant(self.function, statement.index, action, resource)
+            Grant(self.function, statement.index, action, position, resource)
             for statement in self.statements
             if statement.effect == "Allow"
             for action in statement.actions or ("NotAction",)
-            for resource in statement.resources or ("NotResource",)
+            for position, resource in enumerate(statement.resources or ("NotResource",))
         ]
 
     def decide(self, need: Need) -> tuple[bool, Grant | None]:
@@ -448,7 +460,8 @@ class Role:
                 continue
             if statement.effect == "Deny":
                 return False, None
-            allowed = allowed or Grant(self.function, statement.index, *matched)
+            action, position, resource = matched
+            allowed = allowed or Grant(self.function, statement.index, action, position, resource)
         return allowed is not None, allowed
 
 
@@ -478,6 +491,17 @@ class Roles:
             with self._lock:
                 self.used.add(grant)
         return None
+
+    def usage(self) -> list[list[str | int]]:
+        """The grants used so far, as data (`record` takes it back, from another process)."""
+        with self._lock:
+            return sorted((grant.key() for grant in self.used), key=str)
+
+    def record(self, usage: Iterable[list[str | int]]) -> None:
+        """Count the grants in `usage` (another process's `usage()`) as used."""
+        with self._lock:
+            for role, statement, action, position in usage:
+                self.used.add(Grant(str(role), int(statement), str(action), int(position), ""))
 
     def unused(self) -> list[Grant]:
         """Grants no checked request used, in the template's order."""

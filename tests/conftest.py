@@ -8,6 +8,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # Set before any handler module is imported: handlers read their settings once, at import.
@@ -67,6 +68,31 @@ from src.services.content import image_memory  # noqa: E402
 __all__ = ["LambdaContext", "load_event"]
 IMAGE_MEMORY = image_memory(int(_S3_FUNCTION["MemorySize"]))
 from devtools.template import create_table_request, resources_of_type  # noqa: E402
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--iam-report",
+        action="store_true",
+        help="fail the run when a role grants what no test's calls used and docs/decisions.md "
+        "does not justify",
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The least-privilege report, after a run of the whole suite (`make test`)."""
+    if not session.config.getoption("--iam-report") or exitstatus != 0:
+        return
+    from tests.local_stack import IAM_USAGE_DIR
+    from tests.roles import least_privilege_report
+
+    decisions = (Path(__file__).parents[1] / "docs" / "decisions.md").read_text()
+    unused = least_privilege_report(sorted(IAM_USAGE_DIR.glob("*.json")), decisions)
+    if unused:
+        print("\nGranted, never used by the tests' calls, and not justified in docs/decisions.md:")
+        for line in unused:
+            print(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

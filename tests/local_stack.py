@@ -12,6 +12,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -25,6 +26,9 @@ import pytest
 from devtools.resources import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+# Where the stacks of this test run leave the grants their functions' calls used (read by the
+# least-privilege report, tests/roles.py).
+IAM_USAGE_DIR = Path(tempfile.mkdtemp(prefix="iam-usage-"))
 
 
 @dataclass
@@ -49,6 +53,7 @@ def local_stack(workdir: Path, **environment: str) -> Iterator[RunningStack]:
         LOCAL_API_PORT=str(free_port()),
         LOCAL_AWS_PORT=str(free_port()),
         LOCAL_S3_PORT=str(free_port()),
+        LOCAL_IAM_USAGE_FILE=str(IAM_USAGE_DIR / f"{uuid.uuid4().hex}.json"),
         LOCAL_OUTPUTS_FILE=str(workdir / "outputs.json"),
     )
     variables.update(environment)

@@ -10,9 +10,11 @@ tests/conftest.py sets, which template.yaml's variables name)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from botocore.awsrequest import AWSResponse, HTTPHeaders
@@ -112,3 +114,14 @@ def authorise(request: Any, **_: Any) -> AWSResponse | None:
     return AWSResponse(
         request.url, denial.status, HTTPHeaders.from_dict(denial.headers), _Body(denial.body)
     )
+
+
+def least_privilege_report(usage_files: list[Path], justified: str) -> list[str]:
+    """The grants of the functions' roles that no call checked in this test run used (here and
+    in the local stacks whose `usage_files` are given), less those `justified` names as
+    `Function: action`: what the roles grant beyond what the code is seen to need."""
+    for usage in usage_files:
+        ROLES.record(json.loads(usage.read_text()))
+    return [
+        str(grant) for grant in ROLES.unused() if f"`{grant.role}: {grant.action}`" not in justified
+    ]

@@ -4,6 +4,8 @@ Ports: LOCAL_API_PORT (3000) for the API, LOCAL_AWS_PORT (4566) for the emulator
 (4570) for S3's front door (s3.py: presigned URLs checked as S3 checks them); with
 AWS_ENDPOINT_URL already set, that emulator is used and none is started. The stack outputs, with
 local values, go to LOCAL_OUTPUTS_FILE (.aws-sam/local/outputs.json).
+LOCAL_IAM_USAGE_FILE, when set, receives at stop the grants of the functions' roles that their
+calls used (devtools/iam.py, the tests' least-privilege report).
 Modes: LOCAL_SNAPSTART=1 (or 0) turns SnapStart on (or off) for every function, whatever the
 template says; LOCAL_DEBUG_PORT=<port> makes LOCAL_DEBUG_FUNCTION's (ApiFunction's)
 invocations wait for a debugpy client there. LOCAL_CODE_DIR names the directory whose src/
@@ -28,7 +30,7 @@ from urllib.parse import urlsplit
 from botocore.credentials import Credentials
 
 from devtools.env_vars import write as write_env_vars
-from devtools.iam import roles_from_template
+from devtools.iam import Roles, roles_from_template
 from devtools.local.api import make_server, routes_from_template
 from devtools.local.emulator import require_free, role_credentials, start_emulator
 from devtools.local.event_sources import (
@@ -372,7 +374,14 @@ class LocalStack:
             pool.stop()
         if self._emulator is not None:
             self._emulator.stop()
+            self._write_iam_usage(self._emulator.gate.roles)
         shutil.rmtree(self._workdir, ignore_errors=True)
+
+    @staticmethod
+    def _write_iam_usage(roles: Roles | None) -> None:
+        usage_file = os.environ.get("LOCAL_IAM_USAGE_FILE")
+        if usage_file and roles is not None:
+            Path(usage_file).write_text(json.dumps(roles.usage()))
 
 
 def _as_list(value: Any) -> list[Any]:

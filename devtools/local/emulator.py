@@ -90,6 +90,10 @@ class Gate:
         self._log = log
         self._lock = threading.Lock()
 
+    @property
+    def roles(self) -> Roles | None:
+        return self._roles
+
     def use_roles(self, roles: Roles, principals: Mapping[str, str]) -> None:
         """From now on, a request signed with an access key of `principals` (access key ->
         function) is authorised against that function's role in `roles`."""

@@ -13,6 +13,7 @@ reports the records whose notification was lost, which BatchProcessor cannot exp
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -119,7 +120,13 @@ def _apply_all(
 
     groups = list(by_order.values())
     if len(groups) > 1:
-        results = list(_workers().map(apply_in_order, groups))
+        # Each thread runs in a copy of this invocation's context (its deadline, its log fields).
+        contexts = [contextvars.copy_context() for _ in groups]
+        results = list(
+            _workers().map(
+                lambda context, group: context.run(apply_in_order, group), contexts, groups
+            )
+        )
     else:
         results = [apply_in_order(group) for group in groups]
     for group_outcomes in results:

@@ -4,6 +4,8 @@ invocation still has time to answer, instead of running into Lambda's timeout.""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from devtools.lambda_events import LambdaContext
 from src.core import aws
+from tests.conftest import JsonLogs
 
 
 @pytest.fixture
@@ -58,3 +61,44 @@ def test_outside_an_invocation_calls_are_not_held_to_a_deadline(
     client = aws._client("dynamodb", aws.CLIENT_CONFIG.merge(Config(retries={"max_attempts": 1})))
     with pytest.raises(ReadTimeoutError):
         client.get_item(TableName="users", Key={"userId": {"S": "u"}})
+
+
+def test_the_order_consumer_reports_a_hung_dependency_as_retriable_within_its_time(
+    hung_endpoint: str, monkeypatch: pytest.MonkeyPatch, json_logs: JsonLogs
+) -> None:
+    # Given the orders table unreachable (connections open, nothing answers) and a batch of
+    # events for two orders, which the consumer applies in threads of their own
+    monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", hung_endpoint)
+    from src.handlers.sqs_handler import process_batch
+    from src.repositories.notifications import NoNotifications
+    from src.repositories.orders import OrderRepository
+    from src.services.orders import OrderEventService
+
+    service = OrderEventService(
+        OrderRepository(aws._client("dynamodb", aws.CLIENT_CONFIG), os.environ["ORDERS_TABLE"]),
+        NoNotifications(),
+    )
+    records = [
+        {
+            "messageId": f"m-{order}",
+            "body": json.dumps({"type": "order_created", "orderId": order, "customerId": "c"}),
+        }
+        for order in ("o-1", "o-2")
+    ]
+    context = Deadline(seconds=7)
+
+    # When the batch is processed within an invocation of 7 s
+    with aws.invocation_deadline(context):
+        response = process_batch({"Records": records}, service)
+
+    # Then both messages are reported for redelivery, with time left to answer
+    assert response == {
+        "batchItemFailures": [{"itemIdentifier": "m-o-1"}, {"itemIdentifier": "m-o-2"}]
+    }
+    assert context.get_remaining_time_in_millis() >= 500
+    failures = [r for r in json_logs.records() if r["message"].startswith("order event failed")]
+    assert len(failures) == 2
+    assert all("src.core.aws.OutOfTime" in record["exc_info"] for record in failures)
+    failures = [r for r in json_logs.records() if r["message"].startswith("order event failed")]
+    assert len(failures) == 2
+    assert all("src.core.aws.OutOfTime" in record["exc_info"] for record in failures)
