@@ -663,6 +663,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--load-seconds", type=float, default=LOAD_SECONDS, help="seconds of API load"
     )
+    parser.add_argument(
+        "--table-users",
+        type=int,
+        default=TABLE_USERS,
+        help="users in the table a create's transaction cost is measured against",
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes")
     args = parser.parse_args(argv)
     started = time.perf_counter()
@@ -675,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.redirect_stdout(io.StringIO()):
             bench.restored()
             bench.warm_and_calls()
-        bench.transaction_cost()
+        bench.transaction_cost(users=args.table_users)
         bench.results["load"] = under_load(
             bench.boto3, endpoint, orders=args.orders, seconds=args.load_seconds
         )

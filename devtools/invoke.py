@@ -76,6 +76,12 @@ def invoke(function: str, event: dict[str, Any]) -> Any:
     with mock_aws():
         physical = create_resources(template, boto3.client)
         os.environ.update(function_environments(template, physical)[function])
+        # Set by Lambda for every function: its MemorySize.
+        settings = {
+            **template["Globals"]["Function"],
+            **template["Resources"][function]["Properties"],
+        }
+        os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(settings.get("MemorySize", 128))
         stage_objects(event, boto3.client("s3"))
         module = importlib.import_module(module_name)
         return getattr(module, handler_name)(event, LambdaContext(function_name=function))

@@ -215,6 +215,8 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
             "40",
             "--load-seconds",
             "2",
+            "--table-users",
+            "2000",
             "--results",
             str(results),
         ],
@@ -246,6 +248,7 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
     assert consumer["calls"]["PutItem"] == 42
     assert api["requests"] > 0
     assert (api["server_errors"], api["writes_unreadable"]) == (0, 0)
+    assert measured["transaction_ms"]["users"] == 2000
     assert measured["aws_calls"]["GET /users/{id}"] == 1
     assert measured["aws_calls"]["POST /users"] == 1
     assert measured["aws_calls"]["SQS batch of 10 order_created"] == 11
@@ -261,6 +264,7 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
         "AWS calls per message, draining a backlog with 5% duplicates",
         "orders stored wrong or not at all, after the backlog",
         "API 5xx under concurrent clients",
+        "POST /users transaction into 2,000 users / empty",
         "acknowledged writes not read back",
         "AWS calls, GET /users/{id}",
         "AWS calls, POST /users",
