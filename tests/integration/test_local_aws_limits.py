@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -148,3 +150,41 @@ def test_a_hung_dependency_gets_503_with_retry_after_not_the_gateways_502(
         assert answer.status_code == 503, (answer.status_code, answer.text, stack.log[-3000:])
         assert answer.headers["Retry-After"] == "1"
         assert json.loads(answer.text)["error"] == "service temporarily unavailable; retry later"
+
+
+def test_an_upload_that_fails_every_attempt_reaches_the_failure_queue_with_the_role(
+    tmp_path: Path,
+) -> None:
+    # Given an upload processor that fails every invocation (a copy of src/ whose handler
+    # raises), run as the template runs it: two retries, then the on-failure destination, sent
+    # with the function's own role
+    code = tmp_path / "code"
+    shutil.copytree(ROOT / "src", code / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    handler = code / "src" / "handlers" / "s3_handler.py"
+    handler.write_text(
+        handler.read_text()
+        + "\n\ndef handler(event: dict[str, Any], context: Any) -> dict[str, Any]:\n"
+        + "    raise RuntimeError('the processor is down')\n"
+    )
+    with local_stack(tmp_path, LOCAL_CODE_DIR=str(code)) as stack:
+        emulator = {"endpoint_url": stack.outputs["AwsEndpointUrl"], "region_name": "us-east-1"}
+        key = f"uploads/{uuid.uuid4().hex}/a.json"
+        boto3.client("s3", **emulator).put_object(
+            Bucket=stack.outputs["UploadsBucketName"], Key=key, Body=b"[1]"
+        )
+        sqs = boto3.client("sqs", **emulator)
+        queue = sqs.get_queue_url(QueueName="users-service-dev-UploadFailureQueue")["QueueUrl"]
+
+        def failed() -> list[dict[str, object]]:
+            received = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1)
+            return [json.loads(message["Body"]) for message in received.get("Messages", [])]
+
+        # When its event has failed every attempt
+        records = eventually(failed, timeout=60)
+    # Then Lambda's record of it is in the failure queue, and no call was refused
+    assert records, stack.log[-3000:]
+    (record,) = records
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert unquote_plus(record["requestPayload"]["Records"][0]["s3"]["object"]["key"]) == key
+    assert "[iam]" not in stack.log
