@@ -9,9 +9,12 @@ exception: retrying cannot fix it.
 
 from __future__ import annotations
 
+import codecs
 import io
+import json
 import re
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -30,6 +33,8 @@ RESERVED_MEMORY = 128 * 2**20
 # WebP decoder holds buffers of its own.
 EXTRA_COPIES = {"WEBP": 3}
 ALPHA_COPIES = 1
+# A greyscale image of more than 8 bits is reduced from a 32-bit copy.
+GREY_COPY_BYTES = 4
 THUMBNAIL_SIDE = 256
 JSON_CHUNK = 64 * 1024
 
@@ -79,32 +84,81 @@ def processing_bytes(image_format: str, mode: str, size: tuple[int, int]) -> int
     copies = 1 + EXTRA_COPIES.get(image_format, 0)
     if "A" in mode or "a" in mode:
         copies += ALPHA_COPIES
-    return size[0] * size[1] * pixel * copies
+    extra = GREY_COPY_BYTES if _wide_grey(mode) else 0
+    return size[0] * size[1] * (pixel * copies + extra)
+
+
+def _wide_grey(mode: str) -> bool:
+    """A greyscale mode of more than 8 bits, which thumbnails are not made from directly."""
+    return mode in ("I", "F") or mode.startswith("I;16")
+
+
+class Utf8Stream:
+    """A stream of JSON text in any encoding JSON allows (UTF-8, UTF-16 or UTF-32, with or
+    without a byte order mark, told apart by its first bytes as RFC 4627 does), read as UTF-8;
+    text that does not decode raises UnicodeDecodeError as it is read."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        head = stream.read(4)
+        self._decoder = codecs.getincrementaldecoder(json.detect_encoding(head))("strict")
+        self._pending = self._decoder.decode(head).encode()
+        self._ended = not head
+
+    def read(self, size: int = -1) -> bytes:
+        while not self._ended and (size < 0 or len(self._pending) < size):
+            chunk = self._stream.read(JSON_CHUNK)
+            self._ended = not chunk
+            self._pending += self._decoder.decode(chunk, final=self._ended).encode()
+        if size < 0:
+            size = len(self._pending)
+        data, self._pending = self._pending[:size], self._pending[size:]
+        return data
 
 
 def count_json_records(stream: BinaryIO) -> Analysis:
-    """recordCount: the length of a top-level array, 1 for any other JSON value."""
+    """recordCount: the length of a top-level array, 1 for any other JSON value. Numbers are
+    read as 64-bit integers and doubles: a file with one beyond them is not counted (ijson's C
+    parser fails with Python's own integers past their digit limit, and the process with it)."""
     import ijson  # noqa: PLC0415 - only the JSON path pays for it
 
+    try:
+        count, complete = _records(
+            ijson.basic_parse(Utf8Stream(stream), buf_size=JSON_CHUNK, use_float=True)
+        )
+    except UnicodeDecodeError:
+        return Analysis(
+            ProcessingStatus.INVALID, reason="not valid JSON: not UTF-8, UTF-16 or UTF-32 text"
+        )
+    except (ijson.JSONError, ijson.IncompleteJSONError) as exc:
+        if "overflow" in _first_line(exc):
+            return Analysis(
+                ProcessingStatus.SKIPPED,
+                reason="JSON with a number beyond a 64-bit integer or a double: records not "
+                "counted",
+            )
+        return Analysis(ProcessingStatus.INVALID, reason=f"not valid JSON: {_readable(exc)}")
+    if not complete:
+        return Analysis(ProcessingStatus.INVALID, reason="not valid JSON: empty or truncated")
+    return Analysis(ProcessingStatus.PROCESSED, record_count=count)
+
+
+def _records(events: Iterable[tuple[str, Any]]) -> tuple[int, bool]:
+    """The record count of a JSON document's parse events, and whether it was one whole value."""
     depth = 0
     count = 0
     top_level_array = False
-    try:
-        for event, _ in ijson.basic_parse(stream, buf_size=JSON_CHUNK):
-            if depth == 0:
-                top_level_array = event == "start_array"
-                count = 0 if top_level_array else 1
-            elif depth == 1 and top_level_array and event not in ("end_array", "end_map"):
-                count += 1
-            if event in ("start_array", "start_map"):
-                depth += 1
-            elif event in ("end_array", "end_map"):
-                depth -= 1
-    except (ijson.JSONError, ijson.IncompleteJSONError, UnicodeDecodeError) as exc:
-        return Analysis(ProcessingStatus.INVALID, reason=f"not valid JSON: {_first_line(exc)}")
-    if depth != 0 or (count == 0 and not top_level_array):
-        return Analysis(ProcessingStatus.INVALID, reason="not valid JSON: empty or truncated")
-    return Analysis(ProcessingStatus.PROCESSED, record_count=count)
+    for event, _ in events:
+        if depth == 0:
+            top_level_array = event == "start_array"
+            count = 0 if top_level_array else 1
+        elif depth == 1 and top_level_array and event not in ("end_array", "end_map"):
+            count += 1
+        if event in ("start_array", "start_map"):
+            depth += 1
+        elif event in ("end_array", "end_map"):
+            depth -= 1
+    return count, depth == 0 and (count > 0 or top_level_array)
 
 
 def analyse_image(data: bytes, content_type: str, *, memory: int) -> Analysis:
@@ -167,13 +221,27 @@ def _refusal(image: Any, claimed: str, available: int) -> Analysis | None:
 
 def _thumbnail(image: Any) -> Thumbnail:
     image.seek(0)  # the first frame of an animation
-    image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+    if _wide_grey(image.mode):
+        # Reduced as 32-bit greyscale (Pillow reduces no 16-bit image), then spread to 8 bits.
+        wide = image if image.mode in ("I", "F") else image.convert("I")
+        wide.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+        image = _eight_bit_grey(wide)
+    else:
+        image.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
     buffer = io.BytesIO()
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         image.convert("RGBA").save(buffer, format="PNG", optimize=True)
         return Thumbnail(buffer.getvalue(), "image/png", "png")
     image.convert("RGB").save(buffer, format="JPEG", quality=85)
     return Thumbnail(buffer.getvalue(), "image/jpeg", "jpg")
+
+
+def _eight_bit_grey(wide: Any) -> Any:
+    """A 32-bit greyscale image as 8 bits, its values spread over 0-255 (a plain conversion
+    clips every value over 255)."""
+    low, high = wide.getextrema()
+    scale = 255 / (high - low) if high > low else 0
+    return wide.point(lambda value: (value - low) * scale).convert("L")
 
 
 def _readable(exc: Exception) -> str:
@@ -183,4 +251,8 @@ def _readable(exc: Exception) -> str:
 
 
 def _first_line(exc: Exception) -> str:
-    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+    """The first line of an exception's message (ijson's C parser gives its message as bytes)."""
+    message = exc.args[0] if len(exc.args) == 1 else str(exc)
+    if isinstance(message, bytes):
+        message = message.decode(errors="replace")
+    return (str(message).splitlines() or [type(exc).__name__])[0][:200]

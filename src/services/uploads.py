@@ -26,7 +26,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Protocol
+from typing import Any, Protocol
 
 from src.core.clock import utc_now
 from src.models.objects import (
@@ -53,15 +53,6 @@ from src.services.content import (
 # SEQUENCER_WIDTH hex digits) and an extension.
 MAX_KEY_BYTES = 1024
 LONGEST_THUMBNAIL_NAME = SEQUENCER_WIDTH + len(".jpeg")
-
-EXTENSION_TYPES = {
-    ".png": "image/png",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".webp": "image/webp",
-    ".gif": "image/gif",
-    ".json": "application/json",
-}
 
 
 class ChangeOutcome(StrEnum):
@@ -177,18 +168,61 @@ class UploadProcessor:
         self._objects.delete_children(_thumbnail_folder(change.key), older)
 
     def _analyse(self, key: str, stored: StoredObject) -> Analysis:
+        """An image or JSON by its declared type; otherwise an image by its content, JSON by a
+        `.json` name, anything else stored as it is."""
         claimed = stored.content_type.split(";")[0].strip().lower()
+        body: Any = stored.body
         if claimed not in IMAGE_TYPES and claimed not in JSON_TYPES:
-            claimed = EXTENSION_TYPES.get(PurePosixPath(key).suffix.lower(), claimed)
+            head = body.read(IMAGE_SIGNATURE_BYTES)
+            body = _Peeked(head, body)
+            claimed = _image_type(head) or (
+                "application/json" if PurePosixPath(key).suffix.lower() == ".json" else claimed
+            )
         if claimed in JSON_TYPES:
             if stored.size > MAX_JSON_BYTES:
                 return _skipped(f"JSON over {MAX_JSON_BYTES // 2**20} MiB: records not counted")
-            return count_json_records(stored.body)
+            return count_json_records(body)
         if claimed in IMAGE_TYPES:
             if stored.size > MAX_IMAGE_BYTES:
                 return _skipped(f"image over {MAX_IMAGE_BYTES // 2**20} MiB: not processed")
-            return analyse_image(stored.body.read(), claimed, memory=self._image_memory)
+            return analyse_image(body.read(), claimed, memory=self._image_memory)
         return Analysis(ProcessingStatus.PROCESSED)
+
+
+# The first bytes of each image format (WebP: "RIFF", its size, "WEBP").
+IMAGE_SIGNATURE_BYTES = 12
+IMAGE_SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "image/png",
+    b"\xff\xd8\xff": "image/jpeg",
+    b"GIF87a": "image/gif",
+    b"GIF89a": "image/gif",
+}
+
+
+def _image_type(head: bytes) -> str | None:
+    """The image type the first bytes of a file say it is, if any."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    for signature, content_type in IMAGE_SIGNATURES.items():
+        if head.startswith(signature):
+            return content_type
+    return None
+
+
+class _Peeked:
+    """A stream whose first bytes were read to tell its format, read from the start again."""
+
+    def __init__(self, head: bytes, rest: Any) -> None:
+        self._head, self._rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            data, self._head = self._head + self._rest.read(), b""
+            return bytes(data)
+        if not self._head:
+            return bytes(self._rest.read(size))
+        data, self._head = self._head[:size], self._head[size:]
+        return data
 
 
 def _skipped(reason: str) -> Analysis:

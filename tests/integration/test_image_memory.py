@@ -77,6 +77,7 @@ def saved(tmp_path: Path, image_format: str, mode: str, size: tuple[int, int]) -
         ("PNG", "LA"),
         ("PNG", "RGB"),
         ("PNG", "RGBA"),
+        ("PNG", "I;16"),
         ("GIF", "P"),
         ("WEBP", "RGB"),
         ("WEBP", "RGBA"),

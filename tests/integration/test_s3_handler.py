@@ -217,6 +217,50 @@ def test_other_files_get_metadata_only(bucket: Bucket, dynamodb: Any, metadata_t
     assert not {"recordCount", "width", "thumbnailKey"} & set(item)
 
 
+def test_a_file_is_judged_an_image_by_its_content_not_its_name(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    # Given text named like an image, and an image named like nothing, both with no image type
+    invoke(
+        bucket.put("uploads/u30/notes.png", b"plain text", "text/plain"),
+        bucket.put("uploads/u30/scan.bin", png((300, 200)), "application/octet-stream"),
+    )
+
+    items = metadata(dynamodb, metadata_table)
+    prefix = "s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u30/"
+    # Then the text is stored as a file, and the image gets its size and thumbnail
+    notes, scan = items[f"{prefix}notes.png"], items[f"{prefix}scan.bin"]
+    assert notes["status"] == "processed"
+    assert not {"width", "thumbnailKey", "reason"} & set(notes)
+    assert (scan["status"], scan["width"], scan["height"]) == ("processed", 300, 200)
+    assert bucket.keys("thumbnails/u30/") == [scan["thumbnailKey"]]
+
+
+def test_a_16_bit_greyscale_image_gets_a_thumbnail_of_its_whole_range(
+    bucket: Bucket, dynamodb: Any, metadata_table: str
+) -> None:
+    # Given a 16-bit greyscale PNG, dark on the left and bright on the right, past 2,000 px
+    image = Image.new("I;16", (2400, 1200))
+    image.paste(60000, (1200, 0, 2400, 1200))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+
+    invoke(bucket.put("uploads/u31/depth.png", buffer.getvalue(), "image/png"))
+
+    item = metadata(dynamodb, metadata_table)[
+        "s3://users-service-dev-uploads-123456789012-us-east-1/uploads/u31/depth.png"
+    ]
+    assert (item["status"], item["width"], item["height"]) == ("processed", 2400, 1200)
+    with Image.open(io.BytesIO(bucket.read(item["thumbnailKey"]))) as thumbnail:
+        grey = thumbnail.convert("L")
+        assert grey.size == (256, 128)
+        # The dark half near black, the bright half near white (resampling rings at the edge).
+        dark, bright = grey.getpixel((10, 64)), grey.getpixel((245, 64))
+        assert isinstance(dark, int)
+        assert isinstance(bright, int)
+        assert (dark <= 8, bright >= 247) == (True, True), (dark, bright)
+
+
 def test_a_thumbnail_write_is_not_processed_again(
     bucket: Bucket, dynamodb: Any, metadata_table: str
 ) -> None:

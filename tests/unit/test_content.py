@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Iterator
 
@@ -53,7 +55,74 @@ class TestJson:
 
         assert analysis.status is ProcessingStatus.INVALID
         assert analysis.reason
-        assert analysis.reason.startswith("not valid JSON")
+        assert analysis.reason.startswith("not valid JSON: ")
+        assert "b'" not in analysis.reason
+        assert "\\x" not in analysis.reason
+
+    def test_the_parsers_complaint_is_given_as_text(self) -> None:
+        analysis = count_json_records(io.BytesIO(b"{'a': 1}"))
+
+        assert analysis.reason == "not valid JSON: lexical error: invalid char in json text."
+
+    @pytest.mark.parametrize(
+        "encoding",
+        ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"],
+    )
+    def test_every_encoding_json_allows_is_counted(self, encoding: str) -> None:
+        document = json.dumps([{"name": "Zoë"}, "東京", 3], ensure_ascii=False)
+
+        analysis = count_json_records(io.BytesIO(document.encode(encoding)))
+
+        assert (analysis.status, analysis.record_count) == (ProcessingStatus.PROCESSED, 3)
+
+    def test_text_that_is_no_unicode_is_refused_in_words(self) -> None:
+        analysis = count_json_records(io.BytesIO(b'["caf\xe9"]'))
+
+        assert analysis.status is ProcessingStatus.INVALID
+        assert analysis.reason == "not valid JSON: not UTF-8, UTF-16 or UTF-32 text"
+
+    @pytest.mark.parametrize(
+        "raw",
+        [
+            b"[" + b"9" * 5000 + b"]",
+            b"[1, 2, " + b"1" * 100_000 + b"]",
+            b"[9223372036854775808]",
+            b"[1e999999999]",
+            b'{"total": -' + b"7" * 10_000 + b".5}",
+        ],
+    )
+    def test_a_number_beyond_64_bits_or_a_double_is_not_counted_with_the_reason(
+        self, raw: bytes
+    ) -> None:
+        analysis = count_json_records(io.BytesIO(raw))
+
+        assert analysis.status is ProcessingStatus.SKIPPED
+        assert analysis.reason == (
+            "JSON with a number beyond a 64-bit integer or a double: records not counted"
+        )
+
+    def test_numbers_within_64_bits_and_doubles_are_counted(self) -> None:
+        raw = b"[9223372036854775807, -9223372036854775807, 1.7976931348623157e308, 5e-324, 0]"
+
+        analysis = count_json_records(io.BytesIO(raw))
+
+        assert (analysis.status, analysis.record_count) == (ProcessingStatus.PROCESSED, 5)
+
+    def test_long_numbers_parsed_many_times_in_one_process_leave_it_running(self) -> None:
+        # ijson's C parser, reading Python integers, failed past their 4,300 digits with an
+        # exception set inside its reader, and a later parse in the process crashed it.
+        script = (
+            "import io\n"
+            "from src.services.content import count_json_records\n"
+            "for _ in range(20):\n"
+            "    count_json_records(io.BytesIO(b'[' + b'9' * 5000 + b']'))\n"
+            "print(count_json_records(io.BytesIO(b'[1, 2]')).record_count)\n"
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+        )
+
+        assert (run.returncode, run.stdout) == (0, "2\n"), run.stderr
 
     def test_memory_stays_flat_on_a_large_document(self) -> None:
         # About 30 MB of JSON made on demand: the document never exists whole, here either.
