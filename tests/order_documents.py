@@ -64,17 +64,37 @@ TEXTS = [
 AMOUNTS = [
     *[
         (Decimal(value), True)
-        for value in ["0", "-0", "0E-9", "0.0001", "1.10000", "19.99", "1E+10", "99999999999.9999"]
+        for value in [
+            "0",
+            "-0",
+            "0E-9",
+            "0E-999999999",
+            "0.0001",
+            "1.10000",
+            "19.99",
+            "1E+10",
+            "99999999999.9999",
+            "1." + "0" * 40,
+        ]
     ],
     *[
         (Decimal(value), False)
-        for value in ["0.00001", "-0.01", "1E+11", "100000000000", "1E+400", "1E-400"]
+        for value in [
+            "0.00001",
+            "-0.01",
+            "1E+11",
+            "100000000000",
+            "1E+400",
+            "1E-400",
+            "1." + "0" * 40 + "1",
+            "0.0001" + "0" * 30 + "1",
+        ]
     ],
     ("19.99", False),
     *[(value, False) for value in NOT_TEXT if not isinstance(value, Decimal)],
 ]
 QUANTITIES = [
-    *[(Decimal(value), True) for value in ["1", "2.0", "1E+6", "1000000"]],
+    *[(Decimal(value), True) for value in ["1", "2.0", "1E+6", "1000000", "1." + "0" * 40]],
     *[(Decimal(value), False) for value in ["0", "-0", "-1", "1.5", "1000001", "1E+400"]],
     ("2", False),
     (" 2 ", False),

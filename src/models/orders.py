@@ -328,11 +328,49 @@ def order_event(document: Any) -> OrderEvent:
         raise InvalidOrderMessage(f"not a valid order event: {'; '.join(named)}") from None
 
 
+class _NumberOutOfRange(ValueError):
+    pass
+
+
+# Past these a number is refused while the body is read: decimal arithmetic on it would round
+# (more digits than the decimal context's 28) or overflow and underflow (exponents near the
+# context's 999,999). No field takes such a number (money: 15 digits, exponents -4 to 10;
+# quantities: 7 digits); within them, each field's own rule names the field.
+MAX_NUMBER_DIGITS = 28
+MAX_NUMBER_EXPONENT = 99_999
+
+
+def _number(text: str) -> Decimal:
+    """A JSON number as an exact Decimal without trailing zeros after the point (1.50 as 1.5,
+    0E-9 as 0, 4.0E+1 as 40)."""
+    sign, digits, exponent = Decimal(text).as_tuple()
+    if not isinstance(exponent, int):  # NaN or an infinity: not JSON numbers
+        raise _NumberOutOfRange(text[:20])
+    kept = list(digits)
+    while len(kept) > 1 and kept[-1] == 0:
+        kept.pop()
+        exponent += 1
+    if kept == [0]:
+        return Decimal(0)
+    adjusted = exponent + len(kept) - 1
+    if len(kept) > MAX_NUMBER_DIGITS or abs(adjusted) > MAX_NUMBER_EXPONENT:
+        raise _NumberOutOfRange(text[:20])
+    if exponent > 0 and adjusted < MAX_NUMBER_DIGITS:
+        # A whole number is written out: 40, not 4E+1.
+        kept, exponent = kept + [0] * exponent, 0
+    return Decimal((sign, tuple(kept), exponent))
+
+
 def _load_json(text: str) -> Any:
     try:
         return json.loads(
-            text, parse_float=Decimal, parse_int=Decimal, parse_constant=_no_constants
+            text, parse_float=_number, parse_int=_number, parse_constant=_no_constants
         )
+    except _NumberOutOfRange as exc:
+        raise InvalidOrderMessage(
+            "not a valid order event: a number with more digits or a larger exponent than any "
+            "field takes"
+        ) from exc
     except (ValueError, RecursionError) as exc:
         raise InvalidOrderMessage("body is not JSON") from exc
 
