@@ -204,6 +204,9 @@ S3_OBJECT_ACTIONS = {
     ("POST", "uploadId"): "PutObject",
     ("DELETE", "uploadId"): "AbortMultipartUpload",
     ("GET", "uploadId"): "ListMultipartUploadParts",
+    ("GET", "versionId"): "GetObjectVersion",
+    ("HEAD", "versionId"): "GetObjectVersion",
+    ("DELETE", "versionId"): "DeleteObjectVersion",
 }
 S3_BUCKET_ACTIONS = {
     ("GET", ""): "ListBucket",
@@ -224,7 +227,6 @@ S3_PLAIN_PARAMETERS = frozenset(
         "X-Amz-Signature",
         "X-Amz-Security-Token",
         "x-id",
-        "versionId",
         "partNumber",
         "prefix",
         "delimiter",
@@ -264,8 +266,14 @@ def _s3_needs(
     if key:
         return _s3_object_needs(method, f"{bucket_arn}/{key}", subresource, headers, path)
     if method == "POST" and subresource == "delete":
-        keys = re.findall(r"<Key>(.*?)</Key>", body().decode(errors="replace"), re.DOTALL)
-        return [Need("s3:DeleteObject", f"{bucket_arn}/{html.unescape(name)}") for name in keys]
+        objects = re.findall(r"<Object>(.*?)</Object>", body().decode(errors="replace"), re.DOTALL)
+        return [
+            Need(
+                "s3:DeleteObjectVersion" if "<VersionId>" in part else "s3:DeleteObject",
+                f"{bucket_arn}/{html.unescape(''.join(re.findall(r'<Key>(.*?)</Key>', part)))}",
+            )
+            for part in objects
+        ]
     action = S3_BUCKET_ACTIONS.get((method, subresource))
     if action is None:
         return [_unmodelled(method, path, subresources)]
@@ -374,7 +382,11 @@ class Statement:
             if base not in CONDITION_OPERATORS and base not in NEGATED_OPERATORS:
                 raise ValueError(f"statement {index}: condition operator {operator} not supported")
             for key, values in keys.items():
-                conditions.append((operator, key, tuple(str(v) for v in _as_list(values))))
+                # Condition keys are case-insensitive; a YAML boolean is IAM's "true"/"false".
+                texts = tuple(
+                    str(v).lower() if isinstance(v, bool) else str(v) for v in _as_list(values)
+                )
+                conditions.append((operator, key.lower(), texts))
         return cls(
             index=index,
             effect=statement["Effect"],
@@ -412,7 +424,7 @@ class Statement:
             if not found:
                 return None
             position, resource = found[0]
-        context = dict(need.context)
+        context = {key.lower(): value for key, value in need.context}
         if not all(_holds(condition, context) for condition in self.conditions):
             return None
         return action, position, resource

@@ -11,7 +11,8 @@ pinned moto (requirements-dev.txt), in the local stack's emulator and in the tes
   same one when it retries. DynamoDB answers a repeated token within 10 minutes with success
   and does not apply the transaction again (IdempotentParameterMismatchException when the
   request differs); moto ignores the token, so a retry of an applied transaction fails its own
-  conditions. Here a token that succeeded is remembered for 10 minutes, per account and region.
+  conditions. Here a token that succeeded is remembered for 10 minutes, per emulated account
+  and region.
 
 Neither makes moto safe under concurrent requests: its tables are plain dicts. The local stack's
 emulator serialises its requests (devtools/local/emulator.py).
@@ -24,6 +25,7 @@ import hashlib
 import json
 import threading
 import time
+import weakref
 from typing import Any
 
 from moto.core.exceptions import JsonRESTError
@@ -151,7 +153,9 @@ def transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, A
         raise TransactionCanceledException(errors)
 
 
-_tokens: dict[tuple[str, str, str], tuple[str, float]] = {}
+# Per backend (an emulated account and region, gone when moto resets): token -> the request's
+# fingerprint and when it succeeded.
+_tokens: weakref.WeakKeyDictionary[Any, dict[str, tuple[str, float]]] = weakref.WeakKeyDictionary()
 _tokens_lock = threading.Lock()
 _moto_response = DynamoHandler.transact_write_items
 
@@ -163,19 +167,20 @@ def transact_write_items_response(self: DynamoHandler) -> ActionResult:
         return _moto_response(self)
     request = {name: value for name, value in self.body.items() if name != "ClientRequestToken"}
     fingerprint = hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
-    key = (self.current_account, self.region, str(token))
+    key = str(token)
     now = time.monotonic()
     with _tokens_lock:
-        for expired in [k for k, (_, at) in _tokens.items() if now - at > TOKEN_LIFETIME]:
-            del _tokens[expired]
-        seen = _tokens.get(key)
+        tokens = _tokens.setdefault(self.dynamodb_backend, {})
+        for expired in [k for k, (_, at) in tokens.items() if now - at > TOKEN_LIFETIME]:
+            del tokens[expired]
+        seen = tokens.get(key)
     if seen is not None:
         if seen[0] != fingerprint:
             raise IdempotentParameterMismatchException()
         return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
     result = _moto_response(self)
     with _tokens_lock:
-        _tokens[key] = (fingerprint, now)
+        _tokens.setdefault(self.dynamodb_backend, {})[key] = (fingerprint, now)
     return result
 
 

@@ -7,10 +7,9 @@ What AWS refuses, this emulator refuses too, where moto alone would not:
   does not grant gets AWS's refusal, with a line in the terminal naming the action and the
   resource. Requests signed with any other key (the local stack's own, a developer's CLI) are
   an administrator's, as an account's root user is;
-- one request at a time changes moto's state: moto's tables are plain dicts, and concurrent
-  requests raised `dictionary changed size during iteration` or lost acknowledged writes
-  (docs/decisions.md, "The emulator under concurrency"). SQS, whose long polls wait inside
-  moto, has locks of its own and is left out;
+- one request at a time changes moto's state, whose tables and queues are plain dicts and lists
+  (docs/decisions.md, "The emulator under concurrency"); SQS's ReceiveMessage, which waits
+  inside moto for messages under the queue's own lock, is left out;
 - TransactWriteItems rolls back by item and honours ClientRequestToken
   (devtools/moto_dynamodb.py).
 
@@ -24,6 +23,7 @@ Lambda itself (the local stack plays Lambda's part).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import logging
 import os
@@ -32,6 +32,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 from botocore.credentials import Credentials
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -46,9 +47,14 @@ SESSION_TOKEN = "local-role-session"  # noqa: S105
 
 def role_credentials(functions: Iterable[str]) -> dict[str, Credentials]:
     """Function -> the credentials its execution environments get: an access key of its own
-    (what tells the emulator whose call a request is), the emulator's secret."""
+    (what tells the emulator whose call a request is: a digest of the function's name), the
+    emulator's secret."""
     return {
-        function: Credentials(f"ASIA{function.upper()[:16]:X<16}", EMULATOR_KEY, SESSION_TOKEN)
+        function: Credentials(
+            "ASIA" + hashlib.sha256(function.encode()).hexdigest()[:16].upper(),
+            EMULATOR_KEY,
+            SESSION_TOKEN,
+        )
         for function in functions
     }
 
@@ -101,21 +107,17 @@ class Gate:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         headers = _headers(environ)
-        query = environ.get("QUERY_STRING", "")
-        url = f"http://{headers.get('host', 'localhost')}{environ.get('PATH_INFO', '')}"
-        url += f"?{query}" if query else ""
-        body: list[bytes] = []
-
-        def read_body() -> bytes:
-            if not body:
-                length = int(environ.get("CONTENT_LENGTH") or 0)
-                body.append(environ["wsgi.input"].read(length) if length else b"")
-                environ["wsgi.input"] = io.BytesIO(body[0])
-            return body[0]
-
+        # The request target as sent (werkzeug's PATH_INFO is already percent-decoded).
+        target = environ.get("RAW_URI") or quote(environ.get("PATH_INFO", ""))
+        if "?" not in target and environ.get("QUERY_STRING"):
+            target += f"?{environ['QUERY_STRING']}"
+        url = f"http://{headers.get('host', 'localhost')}{target}"
+        body = _read_body(environ)
         function = self._principals.get(access_key(url, headers) or "")
         if function is not None and self._roles is not None:
-            denial = self._roles.check(function, environ["REQUEST_METHOD"], url, headers, read_body)
+            denial = self._roles.check(
+                function, environ["REQUEST_METHOD"], url, headers, lambda: body
+            )
             if denial is not None:
                 self._log(f"[iam] {function}: access denied: {denial.message}")
                 start_response(
@@ -123,12 +125,33 @@ class Gate:
                     [*denial.headers.items(), ("Content-Length", str(len(denial.body)))],
                 )
                 return [denial.body]
-        if "/sqs/" in headers.get("authorization", "") or headers.get(
-            "x-amz-target", ""
-        ).startswith("AmazonSQS."):
+        if _long_poll(headers, body):
             return self._app(environ, start_response)
         with self._lock:
             return [b"".join(self._app(environ, start_response))]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """The request's whole body, read before any lock is taken (a slow client holds none) and
+    put back for moto."""
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        body: bytes = stream.read(int(length))
+    elif environ.get("wsgi.input_terminated"):  # chunked: the server ends the stream
+        body = stream.read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+def _long_poll(headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether the request is SQS's ReceiveMessage, which waits inside moto for messages (and
+    takes the queue's own lock) rather than changing state at once."""
+    if headers.get("x-amz-target") == "AmazonSQS.ReceiveMessage":
+        return True
+    return "/sqs/" in headers.get("authorization", "") and b"Action=ReceiveMessage" in body
 
 
 class Emulator:

@@ -22,15 +22,23 @@ import botocore.loaders
 import botocore.session
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError, DataNotFoundError, HTTPClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    DataNotFoundError,
+    HTTPClientError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
 
-# Standard retry mode retries throttling, 5xx and timeouts with backoff. An attempt lasts at
-# most CONNECT_TIMEOUT + READ_TIMEOUT; the wait before attempt n + 1 is at most 2 ** (n - 1) s.
+# Standard retry mode retries throttling, 5xx and timeouts with backoff. An attempt of the
+# service's calls (small requests and answers) takes CONNECT_TIMEOUT + READ_TIMEOUT at most: the
+# read timeout bounds each wait for bytes, and an answer comes in one; a streamed body is read
+# after the call. The wait before attempt n + 1 is at most 2 ** (n - 1) s.
 MAX_ATTEMPTS = 3
 CONNECT_TIMEOUT = 1.0
 READ_TIMEOUT = 2.0
@@ -45,9 +53,12 @@ CLIENT_CONFIG = Config(
 ANSWER_MARGIN = 2.0 ** (MAX_ATTEMPTS - 2) + 0.5
 
 
-class OutOfTime(Exception):
+class OutOfTime(BotoCoreError):
     """No attempt at an AWS call fits the time the invocation has left: the call is given up
-    before Lambda's timeout would end the invocation unanswered."""
+    before Lambda's timeout would end the invocation unanswered. A botocore error, so that
+    whatever handles AWS's failures handles it too."""
+
+    fmt = "{left:.1f} s left in the invocation: no time for another AWS attempt"
 
 
 # The end of the invocation in progress (time.monotonic()), None outside invocations.
@@ -73,7 +84,7 @@ def _within_deadline(**_: Any) -> None:
         return
     left = deadline - time.monotonic()
     if left < CONNECT_TIMEOUT + READ_TIMEOUT + ANSWER_MARGIN:
-        raise OutOfTime(f"{left:.1f} s left in the invocation: no time for another AWS attempt")
+        raise OutOfTime(left=left)
 
 
 def _client(service: str, config: Config) -> Any:

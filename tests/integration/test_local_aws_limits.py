@@ -188,3 +188,29 @@ def test_an_upload_that_fails_every_attempt_reaches_the_failure_queue_with_the_r
     assert record["requestContext"]["approximateInvokeCount"] == 3
     assert unquote_plus(record["requestPayload"]["Records"][0]["s3"]["object"]["key"]) == key
     assert "[iam]" not in stack.log
+
+
+def test_an_upload_named_with_reserved_characters_is_authorised_by_its_own_key(
+    stack: RunningStack,
+) -> None:
+    # Given a ticket for a file whose name holds characters a URL escapes
+    body = b'[{"a": 1}]'
+    ticket = requests.post(
+        f"{stack.api}/uploads",
+        json={"filename": "what?%ü.json", "contentType": "application/json", "size": len(body)},
+        timeout=30,
+    )
+    assert ticket.status_code == 201, ticket.text
+    # When the file is put through its presigned URL, which the API's role signs
+    put = requests.put(
+        ticket.json()["uploadUrl"], data=body, headers=ticket.json()["headers"], timeout=30
+    )
+    # Then the role's grant on uploads/* allows it, and the upload is processed
+    assert put.status_code == 200, (put.text, stack.log[-2000:])
+
+    def status() -> str | None:
+        answer = requests.get(f"{stack.api}/uploads/{ticket.json()['uploadId']}", timeout=30)
+        return str(answer.json()["status"]) if answer.json()["status"] != "pending" else None
+
+    assert eventually(status) == "processed"
+    assert "[iam] ApiFunction" not in stack.log

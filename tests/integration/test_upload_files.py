@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 import itertools
 import json
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from src.models.uploads import UPLOAD_CONTENT_TYPES
 from tests.conftest import LambdaContext
 from tests.uploads_bucket import Bucket, metadata
 
@@ -22,15 +23,8 @@ BUCKET = "users-service-dev-uploads-123456789012-us-east-1"
 NAMES = itertools.count()
 MODES = ["1", "L", "P", "LA", "RGB", "RGBA", "I;16", "I", "F", "CMYK"]
 FORMATS = ["PNG", "JPEG", "WEBP", "GIF"]
-TYPES = [
-    "image/png",
-    "image/jpeg",
-    "image/webp",
-    "image/gif",
-    "application/json",
-    "text/plain",
-    "application/octet-stream",
-]
+# Every type a ticket takes, and one of no kind (a file put into the bucket by other means).
+TYPES = [*get_args(UPLOAD_CONTENT_TYPES), "application/octet-stream"]
 
 
 @st.composite

@@ -102,3 +102,26 @@ def test_the_order_consumer_reports_a_hung_dependency_as_retriable_within_its_ti
     failures = [r for r in json_logs.records() if r["message"].startswith("order event failed")]
     assert len(failures) == 2
     assert all("src.core.aws.OutOfTime" in record["exc_info"] for record in failures)
+
+
+def test_publishing_out_of_time_reports_the_notifications_unpublished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an invocation with less time left than one attempt needs
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SNS", "http://127.0.0.1:1")
+    from src.models.orders import OrderNotification
+    from src.repositories.notifications import SnsNotificationPublisher
+
+    publisher = SnsNotificationPublisher(
+        aws._client("sns", aws.CLIENT_CONFIG), os.environ["NOTIFICATION_TOPIC_ARN"]
+    )
+    created = OrderNotification(
+        type="order_created", orderId="o-1", customerId="c-1", occurredAt="2026-12-04T10:00:00Z"
+    )
+
+    # When it publishes two notifications
+    with aws.invocation_deadline(Deadline(seconds=1)):
+        unpublished = publisher.publish([created, created])
+
+    # Then both are reported unpublished (for the consumer to retry), nothing raised
+    assert unpublished == {0, 1}

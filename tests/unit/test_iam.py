@@ -270,3 +270,23 @@ def test_the_refusal_has_the_services_error_shape() -> None:
     assert refused is not None
     assert refused.status == 400
     assert json.loads(refused.body)["__type"].endswith("#AccessDeniedException")
+
+
+def test_a_version_of_an_object_is_authorised_as_a_version() -> None:
+    read = sent("s3", "get_object", Bucket=BUCKET, Key="uploads/a", VersionId="v1")
+    delete = sent("s3", "delete_object", Bucket=BUCKET, Key="uploads/a", VersionId="v1")
+    assert needs_of(read) == [Need("s3:GetObjectVersion", f"arn:aws:s3:::{BUCKET}/uploads/a")]
+    assert needs_of(delete) == [Need("s3:DeleteObjectVersion", f"arn:aws:s3:::{BUCKET}/uploads/a")]
+
+
+def test_condition_keys_are_matched_whatever_their_case() -> None:
+    roles = one_role(
+        {
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": f"arn:aws:s3:::{BUCKET}",
+            "Condition": {"StringLike": {"S3:Prefix": "thumbnails/*"}},
+        }
+    )
+    listing = sent("s3", "list_objects_v2", Bucket=BUCKET, Prefix="thumbnails/u/")
+    assert check(roles, "Fn", listing) is None
