@@ -118,16 +118,14 @@ def test_a_tiny_webp_that_decodes_past_the_memory_is_refused_before_decoding(
     assert int(str(result["peak_mb"])) < 100
 
 
-@pytest.mark.parametrize("mode", ["1", "L", "P", "LA", "RGB", "RGBA", "I;16", "I", "F"])
+# Every mode Pillow writes as PNG (it decodes 16-bit greyscale as I;16).
+@pytest.mark.parametrize("mode", ["1", "L", "P", "LA", "RGB", "RGBA", "I;16"])
 def test_a_40_megapixel_png_of_any_mode_is_processed_or_refused_within_the_memory(
     tmp_path: Path, mode: str
 ) -> None:
     path = tmp_path / "big.png"
     buffer = io.BytesIO()
-    try:
-        Image.new(mode, (8000, 5000)).save(buffer, format="PNG")
-    except OSError:
-        pytest.skip(f"Pillow writes no PNG of mode {mode}")
+    Image.new(mode, (8000, 5000)).save(buffer, format="PNG")
     path.write_bytes(buffer.getvalue())
 
     result = processed(path, "image/png")
