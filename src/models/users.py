@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictInt,
@@ -133,12 +134,22 @@ class UserPath(BaseModel):
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]{21}[AQgw]$"
 
 
+def _plain_digits(value: object) -> object:
+    """An integer of a query string written as plain digits: Python would also read 5_0, +5,
+    " 5" and 1.0, which a URL's integer is not."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("should be written as plain digits")
+    return value
+
+
 class ListUsersQuery(BaseModel):
     """Query of `GET /users`: parameters it does not name are refused."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    limit: int = Field(default=20, ge=1, le=100, description="Users per page")
+    limit: Annotated[int, BeforeValidator(_plain_digits)] = Field(
+        default=20, ge=1, le=100, description="Users per page"
+    )
     lastKey: Annotated[str, StringConstraints(pattern=CURSOR_PATTERN)] | None = Field(
         default=None,
         description="`nextKey` of the previous page; any value of this shape is a position",

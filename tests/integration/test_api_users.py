@@ -331,9 +331,23 @@ class TestList:
         assert response.body["count"] == 20
         assert "nextKey" not in response.body
 
-    @pytest.mark.parametrize("limit", ["0", "101", "-1", "ten", "1.5", ""])
+    @pytest.mark.parametrize(
+        "limit", ["0", "101", "-1", "ten", "1.5", "", "5_0", "1.0", "+5", " 5", "5 ", "\u0665"]
+    )
     def test_bad_limit_is_400(self, api: ApiClient, limit: str) -> None:
         assert api.request("GET", "/users", query={"limit": limit}).status == 400
+
+    def test_a_limit_not_in_plain_digits_is_named(self, api: ApiClient) -> None:
+        response = api.request("GET", "/users", query={"limit": "5_0"})
+
+        assert response.status == 400
+        assert response.body["details"] == [
+            {
+                "loc": ["query", "limit"],
+                "msg": "Value error, should be written as plain digits",
+                "type": "value_error",
+            }
+        ]
 
     @pytest.mark.parametrize(
         "last_key",
