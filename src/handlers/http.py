@@ -442,10 +442,11 @@ def server_error(exc: Exception) -> Response:
 
 
 def _refuse_other_media_types(event: Mapping[str, Any]) -> None:
-    """A body that is not JSON is a 415: forms and multipart bodies are what a browser may send
-    across origins without a CORS preflight, so accepting them would open the API to CSRF."""
+    """A body that is not declared JSON is a 415: forms, multipart and plain-text bodies (or a
+    body of no declared type) are what a browser may send across origins without a CORS
+    preflight, so accepting them would open the API to CSRF."""
     headers = {str(name).lower(): value for name, value in (event.get("headers") or {}).items()}
-    content_type = str(headers.get("content-type") or JSON).split(";")[0].strip().lower()
+    content_type = str(headers.get("content-type") or "").split(";")[0].strip().lower()
     if event.get("body") and content_type != JSON and not content_type.endswith("+json"):
         raise UnsupportedMediaType(JSON)
 

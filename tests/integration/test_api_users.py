@@ -449,6 +449,26 @@ class TestRouting:
         assert response.status == 415
         assert dynamodb.scan(TableName=users_table)["Count"] == 0
 
+    def test_a_json_body_without_a_content_type_is_415_and_stores_nothing(
+        self, api: ApiClient, dynamodb: Any, users_table: str
+    ) -> None:
+        # What a browser's fetch() sends across origins without a preflight for a string body
+        # whose type it is not told (text/plain), or what a client sends with none.
+        from src.handlers import api_handler
+
+        event = api.event("POST", "/users", {"email": "ada@example.com", "name": "Ada"})
+        for headers in (event.get("headers") or {}, event.get("multiValueHeaders") or {}):
+            for name in [name for name in headers if name.lower() == "content-type"]:
+                del headers[name]
+
+        response = api.parse(api_handler.handler(event, LambdaContext()))
+
+        assert (response.status, response.body) == (
+            415,
+            {"error": "send the body as application/json"},
+        )
+        assert dynamodb.scan(TableName=users_table)["Count"] == 0
+
     def test_json_with_a_charset_is_json(self, api: ApiClient) -> None:
         response = api.request(
             "POST",
