@@ -62,14 +62,19 @@ class Denial:
 # --- what a request needs ------------------------------------------------------------------
 
 
-def _service_and_region(query: Mapping[str, str], headers: Mapping[str, str]) -> tuple[str, str]:
-    """The signing scope's service and region (SigV4 in the Authorization header or the
-    query string)."""
+def _credential_scope(query: Mapping[str, str], headers: Mapping[str, str]) -> list[str]:
+    """The SigV4 credential a request is signed with (in the Authorization header or the query
+    string), split: access key, date, region, service, "aws4_request"."""
     credential = query.get("X-Amz-Credential", "")
     authorization = headers.get("authorization", "")
     if "Credential=" in authorization:
         credential = authorization.split("Credential=", 1)[1].split(",", 1)[0]
-    scope = credential.split("/")
+    return credential.split("/")
+
+
+def _service_and_region(query: Mapping[str, str], headers: Mapping[str, str]) -> tuple[str, str]:
+    """The signing scope's service and region."""
+    scope = _credential_scope(query, headers)
     if len(scope) >= 4:
         return scope[3], scope[2]
     return "", "us-east-1"
@@ -84,13 +89,8 @@ def _lowered(headers: Mapping[str, str | bytes]) -> dict[str, str]:
 
 def access_key(url: str, headers: Mapping[str, str | bytes]) -> str | None:
     """The access key a request is signed with (SigV4 header or query string)."""
-    lowered = _lowered(headers)
     query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
-    credential = query.get("X-Amz-Credential", "")
-    authorization = lowered.get("authorization", "")
-    if "Credential=" in authorization:
-        credential = authorization.split("Credential=", 1)[1].split(",", 1)[0]
-    return credential.split("/", 1)[0] or None
+    return _credential_scope(query, _lowered(headers))[0] or None
 
 
 # A virtual-hosted S3 request's host: the bucket, then S3's endpoint.

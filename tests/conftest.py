@@ -42,7 +42,8 @@ _S3_FUNCTION = {
     **load_template()["Globals"]["Function"],
     **load_template()["Resources"]["S3HandlerFunction"]["Properties"],
 }
-os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(_S3_FUNCTION["MemorySize"])
+S3_MEMORY_SIZE = int(_S3_FUNCTION["MemorySize"])
+os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(S3_MEMORY_SIZE)
 
 import boto3  # noqa: E402
 import botocore.handlers  # noqa: E402
@@ -66,7 +67,7 @@ from devtools.lambda_events import (  # noqa: E402 - load_event is re-exported f
 from src.services.content import image_memory  # noqa: E402
 
 __all__ = ["LambdaContext", "load_event"]
-IMAGE_MEMORY = image_memory(int(_S3_FUNCTION["MemorySize"]))
+IMAGE_MEMORY = image_memory(S3_MEMORY_SIZE)
 from devtools.template import create_table_request, resources_of_type  # noqa: E402
 
 

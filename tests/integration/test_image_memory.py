@@ -17,9 +17,9 @@ from PIL import Image
 
 from devtools.runtime import ROOT, runtime_python
 from src.services.content import MAX_IMAGE_PIXELS, image_memory, processing_bytes
-from tests.conftest import _S3_FUNCTION
+from tests.conftest import S3_MEMORY_SIZE
 
-MEMORY_SIZE = int(_S3_FUNCTION["MemorySize"])
+MEMORY_SIZE = S3_MEMORY_SIZE
 # The README's figure (Uploads): the most an accepted image's processing takes, whole process.
 README_PEAK_MB = 450
 CONTENT_TYPES = {"PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp", "JPEG": "image/jpeg"}
