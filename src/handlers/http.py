@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from http import HTTPStatus
 from typing import Any, TypeVar, get_type_hints
 
@@ -471,7 +472,8 @@ def _json_body(event: Mapping[str, Any]) -> Any:
     if len(str(body).encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise BodyTooLarge(MAX_BODY_BYTES)
     try:
-        return json.loads(body)
+        # Numbers exact: 1e-400 is a fraction to refuse, not the 0.0 a float rounds it to.
+        return json.loads(body, parse_float=Decimal)
     except (ValueError, RecursionError):
         return _NOT_JSON
 

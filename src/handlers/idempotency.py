@@ -106,6 +106,7 @@ class KeyedRequest:
             [event.get("httpMethod"), event.get("path"), document],
             sort_keys=True,
             separators=(",", ":"),
+            default=str,  # the body's exact numbers (Decimal), as written
         )
         return cls(store, scoped, hashlib.sha256(canonical.encode()).hexdigest())
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from src.models.common import INTEGRAL, Timestamp, omit_none
+from src.models.common import BLANK_CLASS, INTEGRAL, REFUSED_CLASS, Timestamp, omit_none
 
 # A presigned URL is good for 15 minutes at most (the contract's limit).
 UPLOAD_URL_SECONDS = 900
@@ -29,18 +29,27 @@ UPLOAD_CONTENT_TYPES = Literal[
     "application/pdf",
 ]
 
-# A file name, not a path: no separators, no control characters, no leading dot.
+# A file name, not a path, checked as sent (the OpenAPI document's pattern is the whole rule):
+# no leading dot, no path separator, no blank at either end and no control character or
+# bidirectional override anywhere (the characters names are trimmed of and refused).
+_NOT_IN_NAME = f"/\\\\{REFUSED_CLASS}"
 Filename = Annotated[
     str,
-    # Checked as sent, so that the OpenAPI document's pattern is the rule: no leading dot, no
-    # path separator or control character (C0 or C1), no space at either end. Spelled as code
-    # points, not \s, which Python and JSON Schema's regular expressions read differently.
     StringConstraints(
         min_length=1,
         max_length=200,
-        pattern=r"^[^./\\\x00-\x20\x7f-\x9f](?:[^/\\\x00-\x1f\x7f-\x9f]*[^/\\\x00-\x20\x7f-\x9f])?$",
+        pattern=(
+            f"^[^.{BLANK_CLASS}{_NOT_IN_NAME}]"
+            f"(?:[^{_NOT_IN_NAME}]*[^{BLANK_CLASS}{_NOT_IN_NAME}])?$"
+        ),
     ),
-    Field(examples=["holiday.png"]),
+    Field(
+        examples=["holiday.png"],
+        description=(
+            "A file name, not a path: no leading dot, no / or \\, no whitespace or invisible"
+            " character at either end, no control character or bidirectional override"
+        ),
+    ),
 ]
 
 

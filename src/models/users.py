@@ -5,6 +5,7 @@ Requests reject unknown fields so that a client cannot smuggle attributes into s
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated
 
 from pydantic import (
@@ -19,46 +20,83 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from src.models.common import INTEGRAL, Timestamp, omit_none
+from src.models.common import (
+    BLANK_CLASS,
+    INTEGRAL,
+    REFUSED_CLASS,
+    Timestamp,
+    omit_none,
+    trim_blanks,
+)
 
-# RFC 5321 caps an address at 254 characters.
+# RFC 5321 caps an address at 254 characters, and the part before the @ at 64.
 MAX_EMAIL_LENGTH = 254
+MAX_LOCAL_PART_LENGTH = 64
 
 
-def normalise_email(value: str) -> str:
-    """Validate the address's syntax (no DNS lookups) and return it in lower case.
-
-    email-validator is imported here, not at module import: only requests that carry an email
-    pay for its import. Its refusal of special-use domains (`.test`, `.local`...) is dropped:
-    the service sends no mail, so an address is checked for its syntax alone, which is what
-    the OpenAPI document's `format: email` promises.
-    """
-    import email_validator  # noqa: PLC0415
+def _checked_address(value: str) -> str:
+    """The address email-validator makes of `value`, checked for its syntax alone (no DNS, and
+    its refusal of special-use domains such as `.test` dropped: the service sends no mail),
+    with RFC 5321's lengths held (its strict mode)."""
+    import email_validator  # noqa: PLC0415 - only requests that carry an email import it
     from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415
 
     email_validator.SPECIAL_USE_DOMAIN_NAMES.clear()
     try:
-        checked = validate_email(value.strip(), check_deliverability=False)
+        return validate_email(value, check_deliverability=False, strict=True).normalized
     except EmailNotValidError as exc:
         raise ValueError(str(exc)) from exc
-    return checked.normalized.lower()
+
+
+def normalise_email(value: str) -> str:
+    """The address as it is stored and claimed: trimmed, checked as sent, then in NFKC with
+    its case folded (fullwidth letters, ligatures and case make no second user), and checked
+    again in that form, whose length is what is stored."""
+    address = _checked_address(trim_blanks(value))
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", address).casefold())
+    return _checked_address(folded)
 
 
 Email = Annotated[
     str,
-    Field(
+    StringConstraints(
         min_length=3,
         max_length=MAX_EMAIL_LENGTH,
+        # Blanks around it are trimmed; before the @ at most 64 characters.
+        pattern=(f"^[{BLANK_CLASS}]*[^@{BLANK_CLASS}]{{1,{MAX_LOCAL_PART_LENGTH}}}@[^@]+$"),
+    ),
+    Field(
         examples=["ada@example.com"],
+        description=(
+            "Compared and stored in NFKC with its case folded, so that `ADA@example.com` and"
+            " `ａｄａ@example.com` are one address; an address whose folded form is over 254"  # noqa: RUF001
+            " characters (64 before the @) is refused."
+        ),
         json_schema_extra={"format": "email"},
     ),
     AfterValidator(normalise_email),
 ]
-# Surrounding whitespace is dropped, so "   " is an empty (invalid) name.
+# Blanks at either end (Unicode whitespace and invisible format characters) are trimmed, so a
+# name of blanks alone is empty; control characters and bidirectional overrides are refused
+# anywhere. The pattern is the whole rule, on the name as sent; its length too.
 Name = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S"),
-    Field(examples=["Ada Lovelace"]),
+    StringConstraints(
+        min_length=1,
+        max_length=200,
+        pattern=(
+            f"^[{BLANK_CLASS}]*[^{BLANK_CLASS}{REFUSED_CLASS}]"
+            f"(?:[^{REFUSED_CLASS}]*[^{BLANK_CLASS}{REFUSED_CLASS}])?[{BLANK_CLASS}]*$"
+        ),
+    ),
+    Field(
+        examples=["Ada Lovelace"],
+        description=(
+            "Stored without the whitespace and invisible characters at either end; control"
+            " characters and bidirectional overrides are refused"
+        ),
+    ),
+    AfterValidator(trim_blanks),
 ]
 
 

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from src.models.common import BLANK_CHARACTERS
 from tests.conftest import ApiClient
 
+# The characters at the edges of the name rule: blanks, controls, bidirectional overrides.
+EDGE_CHARACTERS = st.sampled_from(
+    BLANK_CHARACTERS + "\x00\x1b\x7f\x9f\u202a\u202e\u2066\u2069\u200d" + "aZé\U0001f600"
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
     lambda children: (
@@ -22,8 +28,18 @@ json_values = st.recursive(
 user_like = st.fixed_dictionaries(
     {},
     optional={
-        "email": st.one_of(st.emails(), st.text(max_size=40), st.integers()),
-        "name": st.one_of(st.text(max_size=220), st.none(), st.integers()),
+        "email": st.one_of(
+            st.emails(),
+            st.emails().map(lambda email: unicodedata.normalize("NFKD", email.upper())),
+            st.text(max_size=40),
+            st.integers(),
+        ),
+        "name": st.one_of(
+            st.text(max_size=220),
+            st.text(EDGE_CHARACTERS, max_size=220),
+            st.none(),
+            st.integers(),
+        ),
         "age": st.one_of(st.integers(-5, 200), st.floats(), st.text(max_size=3), st.none()),
         "extra": json_values,
     },

@@ -10,10 +10,7 @@ schema's description asks of every validator.
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterator
 from decimal import Decimal
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +24,7 @@ from src.models.orders import OrderNotification
 from src.repositories.notifications import NoNotifications
 from src.repositories.orders import OrderRepository
 from src.services.orders import OrderEventService
+from tests.json_schema import exact_validator
 from tests.order_documents import DOCUMENTS, EDGES, VALID, json_text, with_value
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,49 +36,8 @@ ORIGINAL_SERVICE_MESSAGE = (
 )
 
 
-def _ecma_pattern(
-    validator: Any, pattern: str, instance: Any, schema: dict[str, Any]
-) -> Iterator[jsonschema.ValidationError]:
-    # JSON Schema's patterns are ECMA-262 regular expressions, where $ ends the string; Python's
-    # re (which jsonschema uses) also lets $ match before a final newline.
-    if isinstance(instance, str) and not re.search(re.sub(r"\$$", r"\\Z", pattern), instance):
-        yield jsonschema.ValidationError(f"does not match {pattern!r}")
-
-
-def _exact_multiple(
-    validator: Any, factor: Decimal, instance: Any, schema: dict[str, Any]
-) -> Iterator[jsonschema.ValidationError]:
-    # multipleOf as JSON Schema defines it, on exact numbers of any size.
-    if (
-        validator.is_type(instance, "number")
-        and (Fraction(instance) / Fraction(factor)).denominator != 1
-    ):
-        yield jsonschema.ValidationError(f"is not a multiple of {factor}")
-
-
 def _decimal_validator(path: Path) -> jsonschema.protocols.Validator:
-    """The schema's validator, with JSON Schema's own "integer" (any number whose fractional
-    part is zero, 2.0 as well as 2: read as decimals, numbers are Decimal, not int) and its own
-    patterns (ECMA-262's $)."""
-    schema = json.loads(path.read_text(), parse_float=Decimal)
-    base = jsonschema.Draft202012Validator
-    checker = base.TYPE_CHECKER.redefine(
-        "integer",
-        lambda checker, value: (
-            (isinstance(value, int) and not isinstance(value, bool))
-            or (
-                isinstance(value, Decimal)
-                and value.is_finite()
-                and value == value.to_integral_value()
-            )
-        ),
-    )
-    validator_class = jsonschema.validators.extend(
-        base,
-        validators={"pattern": _ecma_pattern, "multipleOf": _exact_multiple},
-        type_checker=checker,
-    )
-    return validator_class(schema, format_checker=base.FORMAT_CHECKER)
+    return exact_validator(json.loads(path.read_text(), parse_float=Decimal))
 
 
 EVENTS = _decimal_validator(EVENT_SCHEMA)
