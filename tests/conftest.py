@@ -24,6 +24,7 @@ os.environ.update(
         "USERS_TABLE": "users-test",
         "ORDERS_TABLE": "orders-test",
         "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:order-notifications",
+        "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/order-dlq-test",
         "METADATA_TABLE": "metadata-test",
         # The name template.yaml computes for the development stack's bucket (the S3 processor's
         # role names it so).
@@ -170,6 +171,43 @@ class NotificationInbox:
             for message in batch:
                 received.append(json.loads(json.loads(message["Body"])["Message"]))
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@dataclass
+class DeadLetterInbox:
+    """The order queue's DLQ, as SqsHandlerFunction is configured with it."""
+
+    queue_url: str
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Each message there: its body and its string message attributes."""
+        sqs = boto3.client("sqs")
+        received: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=0,
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if not batch:
+                return received
+            for message in batch:
+                attributes = message.get("MessageAttributes", {})
+                received.append(
+                    {
+                        "body": message["Body"],
+                        **{name: value["StringValue"] for name, value in attributes.items()},
+                    }
+                )
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+@pytest.fixture
+def order_dlq(aws: None) -> DeadLetterInbox:
+    queue_url = boto3.client("sqs").create_queue(QueueName="order-dlq-test")["QueueUrl"]
+    assert queue_url == os.environ["DEAD_LETTER_QUEUE_URL"]
+    return DeadLetterInbox(queue_url)
 
 
 @pytest.fixture

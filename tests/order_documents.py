@@ -139,6 +139,29 @@ UPDATES = [
 ]
 # The value left out, and an unknown field beside it.
 LEFT_OUT, UNKNOWN_BESIDE = "<left out>", "<unknown field beside>"
+EVENT_IDS = [
+    ("e-1", True),
+    ("!~", True),
+    ("x" * 128, True),
+    (None, True),
+    (LEFT_OUT, True),
+    ("", False),
+    ("x" * 129, False),
+    ("a b", False),
+    ("é", False),
+    ("a\n", False),
+    (ILLEGAL, False),
+    (Decimal(1), False),
+    (True, False),
+]
+VERSIONS = [
+    *[(Decimal(value), True) for value in ["1", "2.0", "1E+3", str(2**53 - 1)]],
+    *[(Decimal(value), False) for value in ["0", "-1", "1.5", str(2**53), "1E+400", "1E-400"]],
+    (None, True),
+    (LEFT_OUT, True),
+    ("1", False),
+    (True, False),
+]
 
 # Each place: the event, the path to the value, its edge values.
 PLACES: list[tuple[str, tuple[str | int, ...], list[tuple[Any, bool]]]] = [
@@ -160,6 +183,8 @@ PLACES: list[tuple[str, tuple[str | int, ...], list[tuple[Any, bool]]]] = [
     ("order_updated", ("updates", "shippingAddress"), [*ADDRESSES, (None, False)]),
     ("order_cancelled", ("reason",), [*TEXTS, (None, True), (LEFT_OUT, True)]),
     ("order_cancelled", ("orderId",), [(UNKNOWN_BESIDE, False)]),
+    *[(kind, ("eventId",), EVENT_IDS) for kind in VALID],
+    *[(kind, ("version",), VERSIONS) for kind in VALID],
 ]
 EDGES: list[tuple[str, tuple[str | int, ...], Any, bool]] = [
     (kind, path, value, accepted) for kind, path, values in PLACES for value, accepted in values
@@ -174,7 +199,7 @@ def with_value(kind: str, path: tuple[str | int, ...], value: Any) -> dict[str, 
     for step in parents:
         target = target[step]
     if value == LEFT_OUT:
-        del target[last]
+        target.pop(last, None)
     elif value == UNKNOWN_BESIDE:
         target["extra"] = Decimal(1)
     else:
@@ -243,6 +268,8 @@ ADDRESS_VALUES = _maybe(
 STATUS_VALUES = _maybe(
     st.sampled_from(["pending", "confirmed", "shipped", "delivered", "cancelled", "Shipped"])
 )
+# What a producer may say of each event: who it is and which version of its order it makes.
+STAMPS = {"eventId": _maybe(IDENTIFIER_VALUES), "version": _maybe(NUMBER_VALUES)}
 DOCUMENTS: st.SearchStrategy[dict[str, Any]] = st.one_of(
     st.fixed_dictionaries(
         {
@@ -250,7 +277,7 @@ DOCUMENTS: st.SearchStrategy[dict[str, Any]] = st.one_of(
             "orderId": _maybe(IDENTIFIER_VALUES),
             "customerId": _maybe(IDENTIFIER_VALUES),
         },
-        optional={"items": ITEM_LISTS, "total": _maybe(NUMBER_VALUES)},
+        optional={"items": ITEM_LISTS, "total": _maybe(NUMBER_VALUES), **STAMPS},
     ),
     st.fixed_dictionaries(
         {
@@ -267,13 +294,14 @@ DOCUMENTS: st.SearchStrategy[dict[str, Any]] = st.one_of(
                     },
                 )
             ),
-        }
+        },
+        optional=STAMPS,
     ),
     st.fixed_dictionaries(
         {
             "type": st.sampled_from(["order_cancelled", "order_canceled"]),
             "orderId": _maybe(IDENTIFIER_VALUES),
         },
-        optional={"reason": st.one_of(st.none(), _maybe(TEXT_VALUES))},
+        optional={"reason": st.one_of(st.none(), _maybe(TEXT_VALUES)), **STAMPS},
     ),
 )

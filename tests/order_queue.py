@@ -4,7 +4,7 @@ Messages start in a random order and are delivered in batches, at least once: a 
 becomes visible again after the messages already waiting (its visibility timeout), with a
 higher receive count, until it succeeds or reaches `max_receives`, when it goes to the DLQ as
 SQS's redrive policy does; a succeeded record may be delivered again anywhere later, as SQS
-may do.
+may do. A record the consumer sets aside goes to the same DLQ.
 """
 
 from __future__ import annotations
@@ -52,6 +52,17 @@ def sqs_event(*bodies: str | dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
+class SetAside:
+    """The consumer's DLQ for tests: what it is sent, as (body, reason, rule)."""
+
+    letters: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def set_aside(self, body: str, message_id: str, reason: str, rule: str) -> bool:
+        self.letters.append((body, reason, rule))
+        return True
+
+
+@dataclass
 class _Message:
     message_id: str
     body: str
@@ -66,6 +77,7 @@ class OrderQueue:
     batch_size: int = 10
     redeliver_succeeded: float = 0.0
     dlq: list[str] = field(default_factory=list)
+    set_aside: SetAside = field(default_factory=SetAside)
     deliveries: int = 0
 
     def run(self, bodies: list[str], max_rounds: int = 10_000) -> None:
@@ -80,7 +92,9 @@ class OrderQueue:
                 message.receives += 1
             self.deliveries += 1
             event = {"Records": [sqs_record(m.body, m.message_id, m.receives) for m in batch]}
-            response = process_batch(event, self.service)
+            set_aside_before = len(self.set_aside.letters)
+            response = process_batch(event, self.service, self.set_aside)
+            self.dlq.extend(body for body, _, _ in self.set_aside.letters[set_aside_before:])
             failed = {entry["itemIdentifier"] for entry in response["batchItemFailures"]}
             self.rng.shuffle(batch)
             for message in batch:

@@ -42,6 +42,10 @@ def _physical(template: dict[str, Any]) -> dict[str, str]:
                     physical[f"{logical_id}.Arn"] = table_arn(name)
                 case "AWS::S3::Bucket":
                     physical[f"{logical_id}.Arn"] = f"arn:aws:s3:::{name}"
+                case "AWS::SQS::Queue":  # Ref gives its URL
+                    host, account, queue = name.removeprefix("https://").split("/")
+                    region = host.split(".")[1]
+                    physical[f"{logical_id}.Arn"] = f"arn:aws:sqs:{region}:{account}:{queue}"
     return physical
 
 

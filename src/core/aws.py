@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 # Standard retry mode retries throttling, 5xx and timeouts with backoff. An attempt of the
 # service's calls (small requests and answers) takes CONNECT_TIMEOUT + READ_TIMEOUT at most: the
@@ -177,6 +178,12 @@ def dynamodb_client() -> DynamoDBClient:
 def sns_client() -> SNSClient:
     """The SNS client of this execution environment."""
     return cast("SNSClient", _client("sns", CLIENT_CONFIG))
+
+
+@functools.cache
+def sqs_client() -> SQSClient:
+    """The SQS client of this execution environment."""
+    return cast("SQSClient", _client("sqs", CLIENT_CONFIG))
 
 
 @functools.cache

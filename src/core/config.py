@@ -86,6 +86,7 @@ class OrderConsumerSettings(Settings):
     """Configuration of SqsHandlerFunction. No topic means no notifications."""
 
     orders_table: str
+    dead_letter_queue_url: str
     notification_topic_arn: str | None = None
 
 

@@ -91,11 +91,29 @@ class OrderEventNotApplicableYet(DomainError):
 
 
 class OrderEventRejected(DomainError):
-    """The event can never apply (invalid, or an illegal transition): it belongs in the DLQ."""
+    """The event can never apply: it belongs in the DLQ, with its reason and the rule it broke
+    (one of REJECTION_RULES)."""
+
+    def __init__(self, reason: str, rule: str) -> None:
+        super().__init__(reason)
+        self.rule = rule
+
+
+# Why an order event is rejected: the rule it breaks.
+REJECTION_RULES = {
+    "invalid-message": "not a valid order event by the published schema",
+    "order-exists": "a creation of an order that exists with other content",
+    "order-cancelled": "a change to a cancelled order (cancellation is final)",
+    "status-backwards": "a status that moves back",
+    "event-id-reused": "an eventId already applied with other content",
+}
 
 
 class InvalidOrderMessage(OrderEventRejected):
     """The message is not a valid order event (not JSON, unknown type, schema violation)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, "invalid-message")
 
 
 class ServiceMisconfigured(RuntimeError):

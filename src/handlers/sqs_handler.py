@@ -1,10 +1,12 @@
 """SqsHandlerFunction: order events from the order queue, with partial batch failures.
 
 Each record is applied on its own and the failed ones are reported as batchItemFailures, so one
-bad record never fails the batch and the handler never raises for bad records. A record fails
-when its event cannot apply yet (redelivery resolves it), can never apply (the queue's redrive
-moves it to the DLQ after maxReceiveCount receives), or meets an AWS fault. Notifications for
-the batch go out together at the end; a record whose notification was not published is reported
+bad record never fails the batch and the handler never raises for bad records. A record that can
+never apply (invalid, an illegal transition, an eventId reused) is set aside in the DLQ at once
+with its reason, and acknowledged; a stale one (its version already passed) is acknowledged. A
+record fails when its event cannot apply yet (redelivery resolves it), or meets an AWS fault
+(the queue's redrive moves it to the DLQ after maxReceiveCount receives). Notifications for the
+batch go out together at the end; a record whose notification was not published is reported
 failed too, so its redelivery publishes it again.
 
 The partial batch response is built here rather than by Powertools' BatchProcessor: it also
@@ -17,15 +19,16 @@ import contextvars
 import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from src.core import init_phase  # first of ours: the collector pauses for init
-from src.core.aws import dynamodb_client, sns_client
+from src.core.aws import dynamodb_client, sns_client, sqs_client
 from src.core.config import OrderConsumerSettings
 from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
 from src.core.logging import configure_logging, lambda_entry
 from src.core.metrics import NAMESPACE, EmbeddedMetrics
 from src.models.orders import OrderEvent, OrderNotification, parse_order_message
+from src.repositories.dead_letters import SqsDeadLetterQueue
 from src.repositories.notifications import NoNotifications, SnsNotificationPublisher
 from src.repositories.orders import OrderRepository
 from src.services.orders import OrderEventService, Result
@@ -45,10 +48,21 @@ def order_service() -> OrderEventService:
     return OrderEventService(OrderRepository(dynamodb_client(), settings.orders_table), publisher)
 
 
+@functools.cache
+def dead_letter_queue() -> SqsDeadLetterQueue:
+    """The order queue's DLQ, where rejected events are set aside."""
+    return SqsDeadLetterQueue(sqs_client(), settings.dead_letter_queue_url)
+
+
+class DeadLetters(Protocol):
+    def set_aside(self, body: str, message_id: str, reason: str, rule: str) -> bool: ...
+
+
 # One count per outcome, as CloudWatch embedded metric format lines.
 METRIC_NAMES = {
     "applied": "OrderEventsApplied",
     "duplicate": "OrderEventsDuplicate",
+    "stale": "OrderEventsStale",
     "retried": "OrderEventsRetried",
     "rejected": "OrderEventsRejected",
     "unpublished": "OrderNotificationsUnpublished",
@@ -59,8 +73,11 @@ def _count(outcome: str) -> None:
     metrics.count(METRIC_NAMES[outcome])
 
 
-def process_batch(event: dict[str, Any], service: OrderEventService) -> dict[str, Any]:
-    """Apply every record of an SQS event; return the partial batch response."""
+def process_batch(
+    event: dict[str, Any], service: OrderEventService, dead_letters: DeadLetters
+) -> dict[str, Any]:
+    """Apply every record of an SQS event, setting rejected ones aside in `dead_letters`;
+    return the partial batch response."""
     records = event["Records"]
     outcomes = _apply_all(records, service)
     notifications: dict[str, OrderNotification] = {}
@@ -68,13 +85,18 @@ def process_batch(event: dict[str, Any], service: OrderEventService) -> dict[str
     for record in records:
         message_id = record["messageId"]
         outcome = outcomes[message_id]
+        context = {"messageId": message_id, "receiveCount": _receive_count(record)}
+        if isinstance(outcome, OrderEventRejected):
+            if not _set_aside(record, outcome, dead_letters, context):
+                failed.add(message_id)
+            continue
         if isinstance(outcome, Exception):
             failed.add(message_id)
-            _report_failure(
-                outcome, {"messageId": message_id, "receiveCount": _receive_count(record)}
-            )
+            _report_failure(outcome, context)
             continue
         _count(outcome.outcome)
+        if outcome.outcome == "stale":
+            logger.info("order event stale; set aside, not applied", extra=context)
         if outcome.notification is not None:
             notifications[message_id] = outcome.notification
     unpublished = service.notify(notifications)
@@ -140,13 +162,27 @@ def _workers() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=10, thread_name_prefix="order")
 
 
+def _set_aside(
+    record: dict[str, Any],
+    rejection: OrderEventRejected,
+    dead_letters: DeadLetters,
+    context: dict[str, Any],
+) -> bool:
+    """Send a rejected record to the DLQ with its reason; whether it went."""
+    details = {**context, "reason": str(rejection), "rule": rejection.rule}
+    if not dead_letters.set_aside(
+        record["body"], record["messageId"], str(rejection), rejection.rule
+    ):
+        _count("retried")
+        logger.error("order event rejected but not moved to the DLQ; retried", extra=details)
+        return False
+    _count("rejected")
+    logger.warning("order event rejected; moved to the DLQ", extra=details)
+    return True
+
+
 def _report_failure(exc: Exception, context: dict[str, Any]) -> None:
-    if isinstance(exc, OrderEventRejected):
-        _count("rejected")
-        logger.warning(
-            "order event rejected; it ends in the DLQ", extra={**context, "reason": str(exc)}
-        )
-    elif isinstance(exc, OrderEventNotApplicableYet):
+    if isinstance(exc, OrderEventNotApplicableYet):
         _count("retried")
         logger.info("order event retried later", extra={**context, "reason": str(exc)})
     else:
@@ -166,6 +202,7 @@ PRIMING_EVENT = '{"type": "order_created", "orderId": "prime", "customerId": "pr
 def prime() -> None:
     """SnapStart's init: the service and its clients built, the message parsing run once."""
     order_service()
+    dead_letter_queue()
     _ = parse_order_message(PRIMING_EVENT).event_id
 
 
@@ -175,6 +212,6 @@ init_phase.complete(prime)
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        return process_batch(event, order_service())
+        return process_batch(event, order_service(), dead_letter_queue())
     finally:
         metrics.flush()

@@ -91,6 +91,11 @@ def json_number(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+# A producer's event id: printable ASCII without spaces.
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[!-~]+$")]
+# Versions stay exact in a JSON number read as a double (2^53 - 1).
+MAX_VERSION = 2**53 - 1
+Version = Annotated[int, Strict(), Field(ge=1, le=MAX_VERSION), BeforeValidator(_integral)]
 Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=MAX_IDENTIFIER_LENGTH, pattern=IDENTIFIER_PATTERN),
@@ -145,19 +150,58 @@ class _Message(BaseModel):
 
 
 class _Event(_Message):
+    eventId: EventId | None = Field(
+        default=None,
+        description=(
+            "The producer's unique id of this event. When given it is the event's identity: a"
+            " second delivery with the same eventId and content is a duplicate, the same eventId"
+            " with other content is rejected. Without it, events are told apart by content."
+        ),
+    )
+    version: Version | None = Field(
+        default=None,
+        description=(
+            "The order's version this event makes, from 1, increasing with each event the"
+            " producer makes for the order. An event whose version is not above the last one"
+            " applied to its order is stale: acknowledged and set aside, never applied."
+        ),
+    )
+
     @functools.cached_property
-    def event_id(self) -> str:
-        """A stable identity of the event's content: the same event delivered twice (as one SQS
-        message redelivered, or sent twice by a producer, raw or through SNS) has one id.
-        Numbers are normalised first, so 10.5 and 10.50 are the same amount. Stored orders hold
-        these ids, so the canonical form never changes."""
+    def fingerprint(self) -> str:
+        """A stable digest of the event's content: the same event delivered twice (as one SQS
+        message redelivered, or sent twice by a producer, raw or through SNS) has one.
+        Numbers are normalised first, so 10.5 and 10.50 are the same amount; eventId and
+        version count only when given. Stored orders hold these digests, so the canonical form
+        never changes."""
+        unset = {name for name in ("eventId", "version") if getattr(self, name) is None}
         canonical = json.dumps(
-            self.model_dump(mode="python"),
+            self.model_dump(mode="python", exclude=unset),
             sort_keys=True,
             separators=(",", ":"),
             default=_canonical,
         )
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+    @functools.cached_property
+    def event_id(self) -> str:
+        """The event's identity on its order: its eventId's digest when it has one, else its
+        content's fingerprint."""
+        if self.eventId is None:
+            return self.fingerprint
+        return "e" + hashlib.sha256(self.eventId.encode()).hexdigest()[:32]
+
+    @property
+    def applied_marks(self) -> list[str]:
+        """What the order records of this event once applied: its identity, and for an event
+        with an eventId the identity with its content, which tells a repeat from a reuse."""
+        if self.eventId is None:
+            return [self.event_id]
+        return [self.event_id, self.content_mark]
+
+    @property
+    def content_mark(self) -> str:
+        return f"{self.event_id}.{self.fingerprint}"
 
 
 def _canonical(value: Any) -> str:
@@ -255,6 +299,11 @@ class Order(BaseModel):
     updatedAt: Timestamp | None = Field(default=None, exclude_if=omit_none)
     cancelledAt: Timestamp | None = Field(default=None, exclude_if=omit_none)
     cancelReason: Text | None = Field(default=None, exclude_if=omit_none)
+    version: int | None = Field(
+        default=None,
+        exclude_if=omit_none,
+        description="The version of the last event applied that had one",
+    )
     appliedEvents: frozenset[str] = Field(default=frozenset(), exclude=True)
 
     def to_record(self) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """Orders in DynamoDB (partition key `orderId`).
 
-Each event is applied by one conditional write. The write also adds the event's fingerprint to
-the order's `appliedEvents` set, and its condition refuses an event already applied, so a
-redelivered event cannot apply twice. When a condition fails, DynamoDB returns the order as it
-was (ReturnValuesOnConditionCheckFailure), which tells the service why without another read.
+Each event is applied by one conditional write. The write also adds the event's identity (and,
+for an event with an eventId, its content) to the order's `appliedEvents` set, and its condition
+refuses an event already applied, so a redelivered event cannot apply twice; an event with a
+version applies only above the order's `version`, which it sets. When a condition fails,
+DynamoDB returns the order as it was (ReturnValuesOnConditionCheckFailure), which tells the
+service why without another read.
 Attribute names in expressions come from ORDER_FIELDS, never from a message.
 """
 
@@ -92,7 +94,9 @@ class OrderRepository:
             createdAt=now,
         )
         item = to_item(order.to_record())
-        item["appliedEvents"] = {"SS": [event.event_id]}
+        item["appliedEvents"] = {"SS": event.applied_marks}
+        if event.version is not None:
+            item["version"] = {"N": str(event.version)}
         return self._conditional(
             "put_item",
             Item=item,
@@ -108,7 +112,7 @@ class OrderRepository:
         values: dict[str, Any] = {
             ":now": {"S": iso_utc(now)},
             ":event": {"S": event_id},
-            ":events": {"SS": [event_id]},
+            ":events": {"SS": event.applied_marks},
             ":cancelled": {"S": OrderStatus.CANCELLED.value},
         }
         assignments = ["updatedAt = :now"]
@@ -130,6 +134,7 @@ class OrderRepository:
                 values[f":from{index}"] = {"S": status.value}
                 placeholders.append(f":from{index}")
             condition += f" AND #status IN ({', '.join(placeholders)})"
+        condition += _newer_version(event, names, values, assignments)
         return self._conditional(
             "update_item",
             Key={"orderId": {"S": event.orderId}},
@@ -141,22 +146,30 @@ class OrderRepository:
 
     def _cancel(self, event: OrderCancelled, now: datetime) -> WriteOutcome:
         """Cancel the order; Refused when a condition failed."""
+        names = {"#status": "status"}
         values: dict[str, Any] = {
             ":now": {"S": iso_utc(now)},
-            ":events": {"SS": [event.event_id]},
+            ":event": {"S": event.event_id},
+            ":events": {"SS": event.applied_marks},
             ":cancelled": {"S": OrderStatus.CANCELLED.value},
         }
         assignments = ["#status = :cancelled", "cancelledAt = :now"]
         if event.reason is not None:
             values[":reason"] = {"S": event.reason}
             assignments.append("cancelReason = :reason")
+        # Exists, not cancelled already (cancellation is terminal and happens once), and its
+        # eventId not applied already.
+        condition = (
+            "attribute_exists(orderId) AND #status <> :cancelled"
+            " AND NOT contains(appliedEvents, :event)"
+        )
+        condition += _newer_version(event, names, values, assignments)
         return self._conditional(
             "update_item",
             Key={"orderId": {"S": event.orderId}},
             UpdateExpression=f"SET {', '.join(assignments)} ADD appliedEvents :events",
-            # Exists, and not cancelled already: cancellation is terminal and happens once.
-            ConditionExpression="attribute_exists(orderId) AND #status <> :cancelled",
-            ExpressionAttributeNames={"#status": "status"},
+            ConditionExpression=condition,
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
 
@@ -170,3 +183,19 @@ class OrderRepository:
             old: dict[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
             return Refused(_from_item(old) if old else None)
         return Written()
+
+
+def _newer_version(
+    event: OrderUpdated | OrderCancelled,
+    names: dict[str, str],
+    values: dict[str, Any],
+    assignments: list[str],
+) -> str:
+    """For an event with a version: the condition that it is above the order's (an order
+    without one takes any), and the order's version set to it. Empty for one without."""
+    if event.version is None:
+        return ""
+    names["#version"] = "version"
+    values[":version"] = {"N": str(event.version)}
+    assignments.append("#version = :version")
+    return " AND (attribute_not_exists(#version) OR #version < :version)"

@@ -1,14 +1,16 @@
 """Orders: reading one for the API, and applying order events to the orders table exactly
 once, whatever the delivery order.
 
-The outcome of each event is one of:
+An event's identity is its eventId when it has one, else its content. The outcome of each
+event is one of:
 - applied: the conditional write went through;
-- duplicate: its fingerprint is already on the order (or the order is already cancelled, for a
-  cancellation): nothing changes;
+- duplicate: its identity is already on the order with the same content (or the order is
+  already cancelled, for a cancellation): nothing changes;
+- stale: it has a version, and the order has applied one as high: nothing changes;
 - not applicable yet (OrderEventNotApplicableYet): the order does not exist yet; the caller
   reports the message failed and redelivery resolves it once the creation has arrived;
 - rejected (OrderEventRejected): it can never apply (an illegal transition, a conflicting
-  creation); the caller reports it failed until the queue's redrive moves it to the DLQ.
+  creation, an eventId reused with other content); the caller sets it aside in the DLQ.
 
 Created and cancelled orders are announced through the publisher. A duplicate creation or
 cancellation is announced again, because the first attempt's publish may have failed after the
@@ -41,6 +43,7 @@ from src.repositories.orders import Refused, WriteOutcome
 class Outcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
+    STALE = "stale"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,23 +114,30 @@ class OrderEventService:
         if not isinstance(written, Refused):
             return Result(Outcome.APPLIED, _creation_notice(event, now))
         current = _existing(written, event)
-        if event.event_id in current.appliedEvents:
+        if _seen(event, current):
             return Result(Outcome.DUPLICATE, _creation_notice(event, current.createdAt))
-        raise OrderEventRejected(f"order {event.orderId} already exists with other content")
+        raise OrderEventRejected(
+            f"order {event.orderId} already exists with other content", "order-exists"
+        )
 
     def _updated(self, event: OrderUpdated, written: WriteOutcome) -> Result:
         if not isinstance(written, Refused):
             return Result(Outcome.APPLIED)
         current = _existing(written, event)
-        if event.event_id in current.appliedEvents:
+        if _seen(event, current):
             return Result(Outcome.DUPLICATE)
+        if _stale(event, current):
+            return Result(Outcome.STALE)
         status = current.status
         if status is OrderStatus.CANCELLED:
-            raise OrderEventRejected(f"order {event.orderId} is cancelled; updates cannot apply")
+            raise OrderEventRejected(
+                f"order {event.orderId} is cancelled; updates cannot apply", "order-cancelled"
+            )
         new_status = event.updates.status
         if new_status is not None and _rank(status) > _rank(new_status):
             raise OrderEventRejected(
-                f"order {event.orderId} status cannot move back from {status} to {new_status}"
+                f"order {event.orderId} status cannot move back from {status} to {new_status}",
+                "status-backwards",
             )
         raise OrderEventNotApplicableYet(f"order {event.orderId} changed during the update")
 
@@ -135,14 +145,37 @@ class OrderEventService:
         if not isinstance(written, Refused):
             return Result(Outcome.APPLIED, _cancellation_notice(event, now))
         current = _existing(written, event)
-        if event.event_id in current.appliedEvents:
+        if _seen(event, current):
             return Result(
                 Outcome.DUPLICATE, _cancellation_notice(event, current.cancelledAt or now)
             )
         if current.status is OrderStatus.CANCELLED:
             # Cancelled by another cancellation event: terminal, and already announced.
             return Result(Outcome.DUPLICATE)
+        if _stale(event, current):
+            return Result(Outcome.STALE)
         raise OrderEventNotApplicableYet(f"order {event.orderId} changed during the cancellation")
+
+
+def _seen(event: OrderEvent, current: Order) -> bool:
+    """Whether the order has applied this event; OrderEventRejected when it has applied its
+    eventId with other content."""
+    if event.event_id not in current.appliedEvents:
+        return False
+    if event.eventId is not None and event.content_mark not in current.appliedEvents:
+        raise OrderEventRejected(
+            f"order {event.orderId}: eventId already applied with other content",
+            "event-id-reused",
+        )
+    return True
+
+
+def _stale(event: OrderUpdated | OrderCancelled, current: Order) -> bool:
+    return (
+        event.version is not None
+        and current.version is not None
+        and event.version <= current.version
+    )
 
 
 def _existing(refused: Refused, event: OrderEvent) -> Order:

@@ -250,20 +250,29 @@ def test_a_producer_with_duplicates_and_a_poison_message(
     assert order["total"] == 19.98
     assert order["cancelReason"] == "changed mind"
 
-    def take_poison() -> bool:
-        """Whether the poison message is in the DLQ; taken out of it when found."""
+    def take_poison() -> dict[str, Any] | None:
+        """The poison message's attributes when it is in the DLQ; taken out of it when found."""
         messages = sqs.receive_message(
-            QueueUrl=stack["OrderDLQUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=1
+            QueueUrl=stack["OrderDLQUrl"],
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            MessageAttributeNames=["All"],
         ).get("Messages", [])
         for message in messages:
             if message["Body"] == poison:
                 sqs.delete_message(
                     QueueUrl=stack["OrderDLQUrl"], ReceiptHandle=message["ReceiptHandle"]
                 )
-                return True
-        return False
+                return {k: v["StringValue"] for k, v in message["MessageAttributes"].items()}
+        return None
 
-    assert eventually(take_poison, timeout=60)
+    # Set aside by the consumer at once, not after the queue's receives: within the time one
+    # batch may take (the function's timeout, 30 s, less than one visibility timeout).
+    attributes = eventually(take_poison, timeout=30)
+    assert attributes is not None
+    assert attributes["rejectionRule"] == "invalid-message"
+    assert attributes["rejectionReason"] == "body is not JSON"
+    assert attributes["originalMessageId"]
 
 
 def png(size: tuple[int, int]) -> bytes:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ApiClient
-from tests.order_queue import sqs_event
+from tests.order_queue import SetAside, sqs_event
 
 
 @pytest.fixture
@@ -27,7 +27,7 @@ def apply(*bodies: dict[str, Any]) -> None:
     service = OrderEventService(
         OrderRepository(boto3.client("dynamodb"), "orders-test"), NoNotifications()
     )
-    assert process_batch(sqs_event(*bodies), service) == {"batchItemFailures": []}
+    assert process_batch(sqs_event(*bodies), service, SetAside()) == {"batchItemFailures": []}
 
 
 def test_returns_the_stored_order_with_numbers_as_json_numbers(orders_api: ApiClient) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from devtools.template import Evaluator, load_template, resources_of_type
 from src.core.metrics import NAMESPACE
-from tests.conftest import LambdaContext
+from tests.conftest import DeadLetterInbox, LambdaContext
 from tests.order_queue import sqs_event
 from tests.uploads_bucket import Bucket, png
 
@@ -68,6 +68,7 @@ def emitted(output: str) -> set[Metric]:
 @pytest.fixture
 def every_outcome(
     orders_table: str,
+    order_dlq: DeadLetterInbox,
     metadata_table: str,
     uploads_bucket: str,
     capsys: pytest.CaptureFixture[str],
@@ -84,6 +85,8 @@ def every_outcome(
     sqs_handler.handler(sqs_event("not json"), context)  # rejected
     update = {"type": "order_updated", "orderId": "o-2", "updates": {"status": "shipped"}}
     sqs_handler.handler(sqs_event(update), context)  # its order is not there yet: retried
+    later = {**created, "orderId": "o-3", "version": 2}
+    sqs_handler.handler(sqs_event(later, {**update, "orderId": "o-3", "version": 1}), context)
     bucket = Bucket(uploads_bucket)
     records = [
         bucket.put("uploads/a/rows.json", b"[1, 2]", "application/json"),
@@ -104,6 +107,7 @@ def test_every_metric_of_ours_on_the_dashboard_and_the_alarms_is_emitted(
     assert {name for _, name, _ in watched} == {
         "OrderEventsApplied",
         "OrderEventsDuplicate",
+        "OrderEventsStale",
         "OrderEventsRetried",
         "OrderEventsRejected",
         "OrderNotificationsUnpublished",

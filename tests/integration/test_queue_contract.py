@@ -26,6 +26,7 @@ from src.repositories.orders import OrderRepository
 from src.services.orders import OrderEventService
 from tests.json_schema import exact_validator
 from tests.order_documents import DOCUMENTS, EDGES, VALID, json_text, with_value
+from tests.order_queue import SetAside
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENT_SCHEMA = ROOT / "docs" / "schemas" / "order-event.schema.json"
@@ -80,11 +81,13 @@ class Consumer:
         return self._send(body) == []
 
     def _send(self, body: str) -> list[Any]:
+        """What did not apply: the record's failure, or the record set aside in the DLQ."""
         record = {"messageId": "m", "body": body, "attributes": {}}
-        failures: list[Any] = process_batch({"Records": [record]}, self._service)[
+        set_aside = SetAside()
+        failures: list[Any] = process_batch({"Records": [record]}, self._service, set_aside)[
             "batchItemFailures"
         ]
-        return failures
+        return failures + set_aside.letters
 
 
 def _document(body: str) -> Any:
@@ -228,7 +231,9 @@ def test_published_notifications_are_valid_by_their_schema(
         {"messageId": str(n), "body": body, "attributes": {}} for n, body in enumerate(bodies)
     ]
     for record in records:  # one at a time: each order's creation before its cancellation
-        assert process_batch({"Records": [record]}, service) == {"batchItemFailures": []}
+        assert process_batch({"Records": [record]}, service, SetAside()) == {
+            "batchItemFailures": []
+        }
 
     messages = [json.loads(notification.to_json(), parse_float=Decimal) for notification in sent]
     assert [message["type"] for message in messages] == [

@@ -4,6 +4,7 @@ batch failures, SNS-wrapped bodies, notifications and metrics."""
 from __future__ import annotations
 
 import json
+import os
 import re
 from decimal import Decimal
 from pathlib import Path
@@ -11,10 +12,16 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import JsonLogs, LambdaContext, NotificationInbox, load_event
-from tests.order_queue import sqs_event, sqs_record
+from tests.conftest import (
+    DeadLetterInbox,
+    JsonLogs,
+    LambdaContext,
+    NotificationInbox,
+    load_event,
+)
+from tests.order_queue import SetAside, sqs_event, sqs_record
 
-pytestmark = pytest.mark.usefixtures("orders_table")
+pytestmark = pytest.mark.usefixtures("orders_table", "order_dlq")
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -104,24 +111,46 @@ def test_an_sns_wrapped_event_is_applied(
     assert item["cancelReason"] == {"S": "payment declined"}
 
 
-def test_poison_records_fail_alone_and_are_logged_with_their_reason(
-    notifications: NotificationInbox, json_logs: JsonLogs
+def test_poison_records_go_to_the_dlq_at_once_with_their_reason(
+    notifications: NotificationInbox, order_dlq: DeadLetterInbox, json_logs: JsonLogs
 ) -> None:
     event = load_event("sqs_poison.json")
 
     response = invoke(event)
 
-    assert failed_ids(response) == [record["messageId"] for record in event["Records"]]
-    logged = json_logs.records()
+    # Acknowledged, never retried: each is in the DLQ with why, as it was sent.
+    assert failed_ids(response) == []
+    letters = order_dlq.drain()
+    assert sorted(letter["originalMessageId"] for letter in letters) == sorted(
+        record["messageId"] for record in event["Records"]
+    )
+    by_id = {letter["originalMessageId"]: letter for letter in letters}
+    for record in event["Records"]:
+        letter = by_id[record["messageId"]]
+        assert letter["body"] == record["body"]
+        assert letter["rejectionRule"] == "invalid-message"
+    assert by_id[event["Records"][0]["messageId"]]["rejectionReason"] == "body is not JSON"
+    assert by_id[event["Records"][1]["messageId"]]["rejectionReason"] == (
+        "not a valid order event: type: should be one of order_created, order_updated,"
+        " order_cancelled"
+    )
+    assert (
+        "total: Input should be greater than or equal to 0"
+        in (by_id[event["Records"][2]["messageId"]]["rejectionReason"])
+    )
     rejected = [
-        line for line in logged if line.get("message") == "order event rejected; it ends in the DLQ"
+        line
+        for line in json_logs.records()
+        if line.get("message") == "order event rejected; moved to the DLQ"
     ]
-    assert {line["messageId"] for line in rejected} == set(failed_ids(response))
-    assert all(line["reason"] for line in rejected)
+    assert sorted(line["messageId"] for line in rejected) == sorted(by_id)
+    assert {line["rule"] for line in rejected} == {"invalid-message"}
     assert notifications.drain() == []
 
 
-def test_only_the_bad_records_of_a_batch_fail(notifications: NotificationInbox) -> None:
+def test_only_the_bad_records_of_a_batch_fail_or_go_to_the_dlq(
+    notifications: NotificationInbox, order_dlq: DeadLetterInbox
+) -> None:
     good = {
         "type": "order_created",
         "orderId": "o-1",
@@ -136,8 +165,34 @@ def test_only_the_bad_records_of_a_batch_fail(notifications: NotificationInbox) 
     response = invoke(event)
 
     records = event["Records"]
-    assert failed_ids(response) == [records[1]["messageId"], records[3]["messageId"]]
+    # The cancellation waits for its order's creation: retried. The garbage never applies.
+    assert failed_ids(response) == [records[3]["messageId"]]
+    assert [letter["body"] for letter in order_dlq.drain()] == ["garbage"]
     assert len(notifications.drain()) == 2
+
+
+def test_a_rejected_record_the_dlq_does_not_take_is_retried(
+    dynamodb: Any, orders_table: str, json_logs: JsonLogs
+) -> None:
+    import boto3
+
+    from src.handlers.sqs_handler import process_batch
+    from src.repositories.dead_letters import SqsDeadLetterQueue
+    from src.repositories.notifications import NoNotifications
+    from src.repositories.orders import OrderRepository
+    from src.services.orders import OrderEventService
+
+    service = OrderEventService(OrderRepository(dynamodb, orders_table), NoNotifications())
+    gone = SqsDeadLetterQueue(boto3.client("sqs"), os.environ["DEAD_LETTER_QUEUE_URL"] + "-gone")
+    event = sqs_event("garbage")
+
+    response = process_batch(event, service, gone)
+
+    assert failed_ids(response) == [event["Records"][0]["messageId"]]
+    assert [line["message"] for line in json_logs.records() if line.get("level") == "ERROR"] == [
+        "setting a rejected message aside in the DLQ failed",
+        "order event rejected but not moved to the DLQ; retried",
+    ]
 
 
 def test_the_same_message_twice_applies_once(
@@ -174,7 +229,7 @@ def test_without_a_topic_nothing_is_published(
 
     service = OrderEventService(OrderRepository(dynamodb, orders_table), NoNotifications())
 
-    response = process_batch(load_event("sqs_order_created.json"), service)
+    response = process_batch(load_event("sqs_order_created.json"), service, SetAside())
 
     assert response == {"batchItemFailures": []}
     assert order(dynamodb, orders_table, "ord-1001") is not None
@@ -282,7 +337,7 @@ def test_ten_creations_cost_ten_writes_and_one_publish(
         for index in range(10)
     ]
 
-    assert process_batch(sqs_event(*bodies), service) == {"batchItemFailures": []}
+    assert process_batch(sqs_event(*bodies), service, SetAside()) == {"batchItemFailures": []}
 
     assert sorted(calls) == ["PublishBatch"] + ["PutItem"] * 10
     assert len(notifications.drain()) == 10

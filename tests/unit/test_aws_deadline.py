@@ -17,6 +17,7 @@ from botocore.exceptions import ReadTimeoutError
 from devtools.lambda_events import LambdaContext
 from src.core import aws
 from tests.conftest import JsonLogs
+from tests.order_queue import SetAside
 
 
 @pytest.fixture
@@ -89,7 +90,7 @@ def test_the_order_consumer_reports_a_hung_dependency_as_retriable_within_its_ti
 
     # When the batch is processed within an invocation of 7 s
     with aws.invocation_deadline(context):
-        response = process_batch({"Records": records}, service)
+        response = process_batch({"Records": records}, service, SetAside())
 
     # Then both messages are reported for redelivery, with time left to answer
     assert response == {

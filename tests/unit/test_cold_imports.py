@@ -73,12 +73,18 @@ with mock_aws():
         outcomes.append(sqs_handler.handler({"Records": [record]}, None)["batchItemFailures"])
     loaded = {name.split(".")[0] for name in sys.modules} - before
     heavy = sorted(loaded & set(sys.argv[1:]))
-    print(json.dumps({"failures": outcomes, "heavy": heavy}))
+    set_aside = boto3.client("sqs").receive_message(
+        QueueUrl=os.environ["DEAD_LETTER_QUEUE_URL"], MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+    )["Messages"]
+    rules = sorted(m["MessageAttributes"]["rejectionRule"]["StringValue"] for m in set_aside)
+    print(json.dumps({"failures": outcomes, "heavy": heavy, "rules": rules}))
 """
 
 
 def test_the_order_consumer_serves_every_outcome_with_pydantic_alone() -> None:
-    # Applied, refused (a status moving back), cancelled, invalid, with notifications on: none
+    # Applied, refused (a status moving back), cancelled, invalid, with notifications on and the
+    # refused set aside in the DLQ: none
     # of these paths may import anything heavy but pydantic, on first use (moto has loaded
     # boto3 and asyncio before; they are not counted). The table and topic are the
     # template's, in moto in-process.
@@ -99,7 +105,9 @@ def test_the_order_consumer_serves_every_outcome_with_pydantic_alone() -> None:
     )
 
     served = json.loads(result.stdout.strip().splitlines()[-1])
-    assert served["failures"] == [[], [], [{"itemIdentifier": "2"}], [], [{"itemIdentifier": "4"}]]
+    # The refused two are set aside in the DLQ, not retried.
+    assert served["failures"] == [[], [], [], [], []]
+    assert served["rules"] == ["invalid-message", "status-backwards"]
     assert served["heavy"] == ["pydantic"]
 
 

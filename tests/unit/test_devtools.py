@@ -178,6 +178,7 @@ def test_the_environment_comes_from_the_template() -> None:
         "MetadataTable": "t-meta",
         "IdempotencyTable": "t-idempotency",
         "NotificationTopic": "arn:topic",
+        "OrderDLQ": "https://sqs.us-east-1.amazonaws.com/123456789012/dlq",
     }
 
     environments = function_environments(template, physical)
@@ -303,6 +304,7 @@ def test_env_vars_of_a_deployed_stack_come_from_its_outputs_and_parameters() -> 
         "MetadataTableName": "users-service-staging-MetadataTable-5E6F",
         "UploadsBucketName": "users-service-staging-uploads-123456789012-eu-west-1",
         "NotificationTopicArn": "arn:aws:sns:eu-west-1:123456789012:orders",
+        "OrderDLQUrl": "https://sqs.eu-west-1.amazonaws.com/123456789012/users-service-dlq",
     }
     cloudformation = DescribedStack(outputs, {"Environment": "staging", "LogLevel": "INFO"})
 
@@ -313,10 +315,9 @@ def test_env_vars_of_a_deployed_stack_come_from_its_outputs_and_parameters() -> 
     assert api["IDEMPOTENCY_TABLE"] == outputs["IdempotencyTableName"]
     assert api["ENVIRONMENT"] == "staging"
     assert s3["UPLOADS_BUCKET"] == outputs["UploadsBucketName"]
-    assert (
-        environments["SqsHandlerFunction"]["NOTIFICATION_TOPIC_ARN"]
-        == outputs["NotificationTopicArn"]
-    )
+    consumer = environments["SqsHandlerFunction"]
+    assert consumer["NOTIFICATION_TOPIC_ARN"] == outputs["NotificationTopicArn"]
+    assert consumer["DEAD_LETTER_QUEUE_URL"] == outputs["OrderDLQUrl"]
     # AWS's own endpoints: the template's empty endpoint variables are left out.
     for variables in environments.values():
         assert not {"AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"} & set(variables)
