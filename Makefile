@@ -165,8 +165,8 @@ bench: $(STAMP) $(RUNTIME_STAMP)  ## cold starts, warm latencies, AWS calls and 
 env-vars: $(STAMP)  ## .aws-sam/env-$(ENV).json: `sam local --env-vars` for ENV's deployed stack
 	$(PY) -m devtools.env_vars --env $(ENV) --region $(REGION)
 
-redrive: $(STAMP)  ## move ENV's order DLQ back to the order queue (StartMessageMoveTask)
-	$(PY) -m devtools.redrive --env $(ENV) --region $(REGION)
+redrive: $(STAMP)  ## move ENV's order DLQ back to the order queue (SHOW=1: each message's reason, moving nothing)
+	$(PY) -m devtools.redrive --env $(ENV) --region $(REGION)$(if $(SHOW), --show)
 
 clean:  ## remove build output and caches (keeps the virtualenvs)
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage htmlcov

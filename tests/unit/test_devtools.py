@@ -13,6 +13,8 @@ from devtools.stack import stack_name
 
 DLQ_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/users-service-dev-OrderDLQ"
 DLQ_ARN = "arn:aws:sqs:us-east-1:123456789012:users-service-dev-OrderDLQ"
+QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/users-service-dev-OrderQueue"
+QUEUE_ARN = "arn:aws:sqs:us-east-1:123456789012:users-service-dev-OrderQueue"
 
 
 class MoveTaskSqs:
@@ -26,7 +28,13 @@ class MoveTaskSqs:
         self.moved = 0
         self.started: list[dict[str, Any]] = []
 
+    def list_dead_letter_source_queues(self, QueueUrl: str) -> dict[str, Any]:
+        assert QueueUrl == DLQ_URL
+        return {"queueUrls": [QUEUE_URL]}
+
     def get_queue_attributes(self, QueueUrl: str, AttributeNames: list[str]) -> dict[str, Any]:
+        if QueueUrl == QUEUE_URL:
+            return {"Attributes": {"QueueArn": QUEUE_ARN}}
         assert QueueUrl == DLQ_URL
         return {
             "Attributes": {
@@ -60,7 +68,9 @@ def test_moves_the_dlq_back_to_its_source_and_reports_progress() -> None:
     status = redrive(sqs, DLQ_URL, report=lines.append, sleep=lambda _: None)
 
     assert status == "COMPLETED"
-    assert sqs.started == [{"SourceArn": DLQ_ARN}]  # no destination: back where they came from
+    # To the queue whose DLQ it is: the consumer's own rejections were never dead-lettered by
+    # a redrive, which SQS needs to send a message back without a destination.
+    assert sqs.started == [{"SourceArn": DLQ_ARN, "DestinationArn": QUEUE_ARN}]
     assert lines[0].startswith("moving about 5 messages")
     assert lines[1:] == [
         "running: 2 of 5 moved",
@@ -82,6 +92,36 @@ def test_a_failed_task_is_reported_with_its_reason() -> None:
 
     assert redrive(sqs, DLQ_URL, report=lines.append, sleep=lambda _: None) == "FAILED"
     assert lines[-1] == "failed: AccessDenied"
+
+
+def test_show_names_why_each_message_is_there_and_leaves_them_all(aws: None) -> None:
+    import json
+
+    import boto3
+
+    from devtools.redrive import show
+    from src.repositories.dead_letters import SqsDeadLetterQueue
+
+    sqs = boto3.client("sqs")
+    dlq = sqs.create_queue(QueueName="orders-dlq")["QueueUrl"]
+    SqsDeadLetterQueue(sqs, dlq).set_aside("oops", "m-1", "body is not JSON", "invalid-message")
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"type": "order_cancelled"}))
+    lines: list[str] = []
+
+    assert show(sqs, dlq, report=lines.append) == 2
+
+    assert sorted(lines[:2]) == sorted(
+        [
+            "m-1: rejected (invalid-message): body is not JSON",
+            next(line for line in lines if "moved by the queue's redrive" in line),
+        ]
+    )
+    assert lines[-1] == "2 messages shown; nothing moved"
+    # Still there, visible at once: shown, not taken.
+    again = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)["Messages"]
+    assert sorted(message["Body"] for message in again) == sorted(
+        ["oops", '{"type": "order_cancelled"}']
+    )
 
 
 def test_each_environment_has_its_stack() -> None:
