@@ -341,3 +341,76 @@ def test_ten_creations_cost_ten_writes_and_one_publish(
 
     assert sorted(calls) == ["PublishBatch"] + ["PutItem"] * 10
     assert len(notifications.drain()) == 10
+
+
+def test_thirty_versioned_orders_shuffled_and_duplicated_end_exact_with_an_empty_dlq(
+    notifications: NotificationInbox,
+    order_dlq: DeadLetterInbox,
+    dynamodb: Any,
+    orders_table: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import random
+
+    seed = random.randrange(2**32)  # named in any failure below
+    rng = random.Random(seed)
+    bodies = []
+    for number in range(30):
+        order_id = f"o-{number}"
+        events = [
+            {"type": "order_created", "orderId": order_id, "customerId": "c", "total": 10},
+            {"type": "order_updated", "orderId": order_id, "updates": {"total": 20}},
+            {"type": "order_updated", "orderId": order_id, "updates": {"total": 30}},
+            {"type": "order_updated", "orderId": order_id, "updates": {"total": 20}},
+        ]
+        if number % 2:
+            events.append({"type": "order_cancelled", "orderId": order_id, "reason": "r"})
+        for version, body in enumerate(events, start=1):
+            bodies.append(
+                json.dumps({**body, "eventId": f"{order_id}/{version}", "version": version})
+            )
+    bodies += rng.choices(bodies, k=len(bodies) // 2)  # delivered twice
+    rng.shuffle(bodies)
+    from src.handlers.sqs_handler import metrics
+
+    metrics.flush()  # what earlier tests counted through process_batch alone
+    capsys.readouterr()
+
+    # Batches of 10 as SQS sends them; a record reported failed (its order not created yet)
+    # comes back after the others.
+    waiting = [sqs_record(body) for body in bodies]
+    while waiting:
+        batch, waiting = waiting[:10], waiting[10:]
+        failed = set(failed_ids(invoke({"Records": batch})))
+        waiting += [record for record in batch if record["messageId"] in failed]
+
+    for number in range(30):
+        item = order(dynamodb, orders_table, f"o-{number}")
+        assert item is not None
+        cancelled = bool(number % 2)
+        assert item["version"]["N"] == ("5" if cancelled else "4")
+        assert item["status"]["S"] == ("cancelled" if cancelled else "pending")
+        if not cancelled:  # the last version always applies
+            assert item["total"]["N"] == "20"
+    assert order_dlq.drain() == []
+    # Every delivery is counted once: applied, duplicate or stale; one creation per order.
+    totals = metric_totals(capsys.readouterr().out)
+    settled = sum(totals.get(f"OrderEvents{kind}", 0) for kind in ("Applied", "Duplicate", "Stale"))
+    assert settled == len(bodies), (seed, totals)
+    assert "OrderEventsRejected" not in totals
+    created = [n for n in notifications.drain() if n["type"] == "order_created"]
+    assert {n["orderId"] for n in created} == {f"o-{number}" for number in range(30)}
+
+
+def metric_totals(output: str) -> dict[str, int]:
+    """The sum of each metric in the EMF lines of `output`."""
+    totals: dict[str, int] = {}
+    for line in output.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        record = json.loads(line)
+        for metric in record["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            value = record[metric["Name"]]
+            count = sum(value) if isinstance(value, list) else value
+            totals[metric["Name"]] = totals.get(metric["Name"], 0) + int(count)
+    return totals

@@ -205,3 +205,12 @@ def test_ids_and_versions_outside_the_contract_are_invalid(
         parse_order_message(body)
     assert str(rejected.value) == f"not a valid order event: {problem}"
     assert rejected.value.rule == "invalid-message"
+
+
+def test_a_stale_cancellation_announces_nothing(service: OrderEventService) -> None:
+    service.apply(event("created", 1, "e-1"))
+    service.apply(total(20, 3, "e-3"))
+
+    result = service.apply(event("cancelled", 2, "e-2"))
+
+    assert (result.outcome, result.notification) == (Outcome.STALE, None)
