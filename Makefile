@@ -177,7 +177,7 @@ clean:  ## remove build output and caches (keeps the virtualenvs)
 # src/ goes with its bytecode, compiled here: /var/task is read-only, so without it every cold
 # start compiles src/ again (16 ms of the API's, `make bench`). Unchecked-hash .pyc files stay
 # valid whatever timestamps the zip gives the sources, which stay for readable tracebacks.
-build-ApiFunction build-SqsHandlerFunction build-S3HandlerFunction: $(STAMP)
+build-ApiFunction build-SqsHandlerFunction build-S3HandlerFunction build-AccessTokenFunction: $(STAMP)
 	mkdir -p "$(ARTIFACTS_DIR)"
 	tar --exclude='__pycache__' --exclude='*.pyc' -cf - src | tar -xf - -C "$(ARTIFACTS_DIR)"
 	$(PY) -m compileall -q --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/src" > /dev/null

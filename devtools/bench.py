@@ -318,11 +318,12 @@ class Bench:
     # --- cold starts ---------------------------------------------------------------------------
     def first_events(self, user_id: str) -> dict[str, Callable[[], Any]]:
         """Per function, what its first invocation gets: GET /users/{id}, a batch of ten new
-        orders, a new JSON object."""
+        orders, a new JSON object, an administrator's access token."""
         return {
             "ApiFunction": lambda: api_event("GET", f"/users/{user_id}"),
             "SqsHandlerFunction": lambda: self.sqs_event(10),
             "S3HandlerFunction": self.s3_event,
+            "AccessTokenFunction": lambda: load_event("cognito_token_administrator.json"),
         }
 
     def cold(self) -> None:

@@ -52,8 +52,10 @@ def api_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     raw_body: str | None = None,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The v1 proxy event API Gateway sends for this request, built from the sample events."""
+    """The v1 proxy event API Gateway sends for this request, built from the sample events;
+    with `claims`, those of the token its authorizer checked."""
     parts = path.strip("/").split("/")
     if len(parts) == 2 and parts[0] == "users":
         event = load_event("api_get_user.json")
@@ -82,4 +84,6 @@ def api_event(
     event["body"] = (
         raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     )
+    if claims is not None:
+        event["requestContext"]["authorizer"] = {"claims": claims}
     return event

@@ -46,9 +46,9 @@ def redrive(
     source = attributes["QueueArn"]
     # The destination named: messages the consumer set aside were never in a source queue's
     # redrive, so SQS could not send them "back" on its own.
-    handle = sqs.start_message_move_task(
-        SourceArn=source, DestinationArn=_origin(sqs, dlq_url)
-    )["TaskHandle"]
+    handle = sqs.start_message_move_task(SourceArn=source, DestinationArn=_origin(sqs, dlq_url))[
+        "TaskHandle"
+    ]
     report(f"moving about {waiting} messages out of {source} (task {handle})")
     while True:
         (task,) = sqs.list_message_move_tasks(SourceArn=source, MaxResults=1)["Results"]

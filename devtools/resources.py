@@ -202,6 +202,8 @@ def function_environments(
     for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
+        if "Condition" in resource and not evaluator.condition(resource["Condition"]):
+            continue  # not in a stack of these parameters
         variables = {
             variable: str(evaluator.resolve(value))
             for variable, value in declared_variables(template, name).items()

@@ -309,10 +309,13 @@ class ApiClient:
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
         raw_body: str | None = None,
+        claims: dict[str, str] | None = None,
     ) -> ApiResponse:
         from src.handlers import api_handler
 
-        event = self.event(method, path, body, query=query, headers=headers, raw_body=raw_body)
+        event = self.event(
+            method, path, body, query=query, headers=headers, raw_body=raw_body, claims=claims
+        )
         response = api_handler.handler(event, self._context_factory())
         return self.parse(response)
 

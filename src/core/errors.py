@@ -24,6 +24,15 @@ class Conflict(DomainError):
     """The request contradicts the current state."""
 
 
+class Forbidden(DomainError):
+    """The caller may not do this, whatever the state."""
+
+
+class AdministratorsOnly(Forbidden):
+    def __init__(self) -> None:
+        super().__init__("only an administrator may do this")
+
+
 class InvalidRequest(DomainError):
     """The request is malformed: its input does not validate, or it is a bad cursor."""
 

@@ -20,6 +20,7 @@ from src.handlers.api_settings import settings
 from src.handlers.http import Api, Response
 from src.handlers.idempotency import KeyedRequest, recorded_with
 from src.models.users import (
+    Caller,
     CreateUserRequest,
     ListUsersQuery,
     UpdateUserRequest,
@@ -70,56 +71,59 @@ USER_LINKS = {
 @app.post(
     "/users",
     status=HTTPStatus.CREATED,
-    errors=(HTTPStatus.CONFLICT,),
+    errors=(HTTPStatus.CONFLICT, HTTPStatus.FORBIDDEN),
     idempotent=True,
     links=USER_LINKS,
-    summary="Create a user",
+    summary="Create a user (administrators)",
     tags=("users",),
 )
-def create_user(body: CreateUserRequest, idempotency: KeyedRequest | None = None) -> User:
+def create_user(
+    caller: Caller, body: CreateUserRequest, idempotency: KeyedRequest | None = None
+) -> User:
     # Under an Idempotency-Key, the response is recorded in the user's own transaction.
-    return user_service().create_user(body, recorded_with(idempotency, HTTPStatus.CREATED))
+    return user_service().create_user(caller, body, recorded_with(idempotency, HTTPStatus.CREATED))
 
 
 @app.get(
     "/users",
-    summary="List users, a page at a time",
+    errors=(HTTPStatus.FORBIDDEN,),
+    summary="List users, a page at a time (administrators)",
     tags=("users",),
 )
-def list_users(query: ListUsersQuery) -> UserPage:
-    return user_service().list_users(query.limit, query.lastKey)
+def list_users(caller: Caller, query: ListUsersQuery) -> UserPage:
+    return user_service().list_users(caller, query.limit, query.lastKey)
 
 
 @app.get(
     "/users/{userId}",
     errors=(HTTPStatus.NOT_FOUND,),
-    summary="Get a user",
+    summary="Get a user (an administrator any, a user their own)",
     tags=("users",),
 )
-def get_user(path: UserPath) -> User:
-    return user_service().get_user(path.userId)
+def get_user(caller: Caller, path: UserPath) -> User:
+    return user_service().get_user(caller, path.userId)
 
 
 @app.put(
     "/users/{userId}",
     errors=(HTTPStatus.NOT_FOUND,),
     links=USER_LINKS,
-    summary="Change a user's name or age",
+    summary="Change a user's name or age (an administrator any, a user their own)",
     tags=("users",),
 )
-def update_user(path: UserPath, body: UpdateUserRequest) -> User:
-    return user_service().update_user(path.userId, body)
+def update_user(caller: Caller, path: UserPath, body: UpdateUserRequest) -> User:
+    return user_service().update_user(caller, path.userId, body)
 
 
 @app.delete(
     "/users/{userId}",
     status=HTTPStatus.NO_CONTENT,
-    errors=(HTTPStatus.NOT_FOUND,),
-    summary="Delete a user",
+    errors=(HTTPStatus.NOT_FOUND, HTTPStatus.FORBIDDEN),
+    summary="Delete a user (administrators)",
     tags=("users",),
 )
-def delete_user(path: UserPath) -> None:
-    user_service().delete_user(path.userId)
+def delete_user(caller: Caller, path: UserPath) -> None:
+    user_service().delete_user(caller, path.userId)
 
 
 @app.get("/openapi.json", documented=False)
@@ -151,7 +155,7 @@ def prime() -> None:
     idempotency_records()
     app.prime()
     with rehearsal(dynamodb_client()), contextlib.suppress(NotFound):
-        user_service().get_user("prime")
+        user_service().get_user(Caller(admin=True), "prime")
 
 
 init_phase.complete(prime)

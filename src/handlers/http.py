@@ -34,6 +34,7 @@ from src.core.errors import (
     BodyTooLarge,
     Conflict,
     DomainError,
+    Forbidden,
     IdempotencyKeyReused,
     InvalidRequest,
     NotFound,
@@ -43,6 +44,7 @@ from src.core.errors import (
 from src.core.logging import current_request_id
 from src.handlers import idempotency
 from src.models.common import ErrorBody
+from src.models.users import Caller
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,7 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], HTTPStatus]] = [
     (UnsupportedMediaType, HTTPStatus.UNSUPPORTED_MEDIA_TYPE),
     (NotFound, HTTPStatus.NOT_FOUND),
     (Conflict, HTTPStatus.CONFLICT),
+    (Forbidden, HTTPStatus.FORBIDDEN),
     (InvalidRequest, HTTPStatus.BAD_REQUEST),
 ]
 # Every route validates its input (400) and reaches AWS, which may fail for a moment (503);
@@ -120,6 +123,8 @@ class Route:
     # Takes an Idempotency-Key header; the endpoint may take `idempotency`, its KeyedRequest.
     idempotent: bool = False
     takes_idempotency: bool = False
+    # The endpoint takes `caller`: who sends the request, from the authorizer's claims.
+    takes_caller: bool = False
     # OpenAPI links of the success response: name -> (operationId, parameter -> expression).
     links: Mapping[str, tuple[str, Mapping[str, str]]] = field(default_factory=dict)
     summary: str | None = None
@@ -161,6 +166,7 @@ class Routes:
                     body=hints.get("body"),
                     response=response,
                     takes_idempotency="idempotency" in hints,
+                    takes_caller="caller" in hints,
                     **options,
                 )
             )
@@ -281,23 +287,11 @@ class Api(Routes):
     ) -> Response:
         _refuse_other_media_types(event)
         key = idempotency.requested_key(event) if route.idempotent else None
-        query: dict[str, str] = dict(event.get("queryStringParameters") or {})
-        # API Gateway keeps the last of a repeated parameter there; each takes one value.
-        repeated = sorted(
-            name
-            for name, values in (event.get("multiValueQueryStringParameters") or {}).items()
-            if len(values) > 1
-        )
-        if repeated:
-            raise InvalidRequest(
-                f"query parameter given more than once: {', '.join(repeated)[:200]}"
-            )
-        declared = route.query.model_fields if route.query else {}
-        unknown = sorted(set(query) - set(declared))
-        if unknown:
-            raise InvalidRequest(f"unknown query parameter: {', '.join(unknown)[:200]}")
+        query = _query(route, event)
         problems: list[dict[str, Any]] = []
-        arguments: dict[str, BaseModel | None] = {}
+        arguments: dict[str, Any] = {}
+        if route.takes_caller:
+            arguments["caller"] = _caller(event)
         if route.path_params:
             arguments["path"] = _validated(route.path_params, path, "path", problems)
         if route.query:
@@ -440,6 +434,30 @@ def server_error(exc: Exception) -> Response:
         "internal server error",
         request_id=current_request_id(),
     )
+
+
+def _query(route: Route, event: Mapping[str, Any]) -> dict[str, str]:
+    """The query's parameters, each given once and each one the route declares."""
+    query: dict[str, str] = dict(event.get("queryStringParameters") or {})
+    # API Gateway keeps the last of a repeated parameter there; each takes one value.
+    repeated = sorted(
+        name
+        for name, values in (event.get("multiValueQueryStringParameters") or {}).items()
+        if len(values) > 1
+    )
+    if repeated:
+        raise InvalidRequest(f"query parameter given more than once: {', '.join(repeated)[:200]}")
+    declared = route.query.model_fields if route.query else {}
+    unknown = sorted(set(query) - set(declared))
+    if unknown:
+        raise InvalidRequest(f"unknown query parameter: {', '.join(unknown)[:200]}")
+    return query
+
+
+def _caller(event: Mapping[str, Any]) -> Caller:
+    """Who sends the request, by the claims of the token API Gateway's authorizer checked."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    return Caller.from_claims(authorizer.get("claims"))
 
 
 def _refuse_other_media_types(event: Mapping[str, Any]) -> None:

@@ -6,6 +6,7 @@ Requests reject unknown fields so that a client cannot smuggle attributes into s
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import (
@@ -20,6 +21,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
+from src.core.access import ADMIN_SCOPE
 from src.models.common import (
     BLANK_CLASS,
     INTEGRAL,
@@ -192,3 +194,29 @@ class ListUsersQuery(BaseModel):
         default=None,
         description="`nextKey` of the previous page; any value of this shape is a position",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sends a request: an administrator, who may read and change every user, or a user,
+    who may read and change the record of their own email address only."""
+
+    admin: bool
+    email: str | None = None
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, object] | None) -> Caller:
+        """The caller an authorizer's token claims name. No claims: an API deployed without an
+        authorizer (the local stack, or a development stack opened on purpose), where every
+        caller may do everything."""
+        if not claims:
+            return cls(admin=True)
+        scopes = str(claims.get("scope") or "").split()
+        try:
+            email = normalise_email(str(claims.get("email") or ""))
+        except ValueError:
+            email = None
+        return cls(admin=ADMIN_SCOPE in scopes, email=email)
+
+    def may_see(self, user: User) -> bool:
+        return self.admin or (self.email is not None and self.email == user.email)

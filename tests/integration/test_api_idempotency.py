@@ -13,6 +13,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
+from src.core.access import ADMIN_SCOPE
 from tests.conftest import ApiClient, ApiResponse, LambdaContext
 
 USER = {"email": "ada@example.com", "name": "Ada"}
@@ -25,7 +26,7 @@ def post(
 
     event = api.event("POST", path, body, headers={} if key is None else {"Idempotency-Key": key})
     if subject is not None:
-        event["requestContext"]["authorizer"] = {"claims": {"sub": subject}}
+        event["requestContext"]["authorizer"] = {"claims": {"sub": subject, "scope": ADMIN_SCOPE}}
     return api.parse(api_handler.handler(event, LambdaContext()))
 
 

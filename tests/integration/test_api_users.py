@@ -187,7 +187,7 @@ class TestCreate:
         import boto3
 
         from src.core.errors import EmailAlreadyUsed
-        from src.models.users import CreateUserRequest
+        from src.models.users import Caller, CreateUserRequest
         from src.repositories.users import UserRepository
         from src.services.users import UserService
 
@@ -200,7 +200,7 @@ class TestCreate:
             request = CreateUserRequest(email="race@example.com", name=f"Racer {index}")
             barrier.wait()
             try:
-                service.create_user(request)
+                service.create_user(Caller(admin=True), request)
                 statuses.append(201)
             except EmailAlreadyUsed:
                 statuses.append(409)

@@ -370,7 +370,12 @@ def test_the_env_vars_file_names_resources_the_emulator_holds(tmp_path: Path) ->
                         check(value)  # raises for a resource the emulator lacks
                         checked.add(name)
 
-    assert set(environments) == {"ApiFunction", "SqsHandlerFunction", "S3HandlerFunction"}
+    assert set(environments) == {
+        "ApiFunction",
+        "SqsHandlerFunction",
+        "S3HandlerFunction",
+        "AccessTokenFunction",
+    }
     assert checked == {
         "USERS_TABLE",
         "ORDERS_TABLE",
@@ -378,6 +383,7 @@ def test_the_env_vars_file_names_resources_the_emulator_holds(tmp_path: Path) ->
         "METADATA_TABLE",
         "UPLOADS_BUCKET",
         "NOTIFICATION_TOPIC_ARN",
+        "DEAD_LETTER_QUEUE_URL",
     }
     # SAM only overrides variables the template declares: the file sets no other.
     for function, variables in environments.items():

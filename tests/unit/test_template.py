@@ -16,6 +16,7 @@ from devtools.template import (
     resources_of_type,
     sam_transform,
 )
+from src.core.access import ADMIN_SCOPE, ADMINISTRATORS_GROUP, SELF_SCOPE
 
 
 def test_api_function_runs_the_handler_on_arm64_python313() -> None:
@@ -149,7 +150,12 @@ def test_function_roles_are_least_privilege_after_the_transform() -> None:
     functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Lambda::Function"}
     roles = {n: r for n, r in resources.items() if r["Type"] == "AWS::IAM::Role"}
 
-    assert len(functions) == 3
+    assert sorted(functions) == [
+        "AccessTokenFunction",
+        "ApiFunction",
+        "S3HandlerFunction",
+        "SqsHandlerFunction",
+    ]
     for name, function in functions.items():
         role_name = function["Properties"]["Role"]["Fn::GetAtt"][0]
         role = roles[role_name]
@@ -235,19 +241,78 @@ def test_every_deployed_stack_asks_a_cognito_token_on_every_route_but_preflight(
 ) -> None:
     transformed = sam_transform(load_template(), parameters=parameters)
     methods = _api_methods(transformed)
-    paths = {path for path, _ in methods}
+    any_method = "x-amazon-apigateway-any-method"
+    everyone, administrators = [SELF_SCOPE, ADMIN_SCOPE], [ADMIN_SCOPE]
 
+    # The routes of every user's record want the administrators' scope; reading and changing
+    # a record, and every other route, the scope each user has (the function checks whose).
+    expected = {
+        ("/users", any_method): administrators,
+        ("/users/{userId}", any_method): administrators,
+        ("/users/{userId}", "get"): everyone,
+        ("/users/{userId}", "put"): everyone,
+    }
     for (path, method), operation in methods.items():
         if method == "options":
             assert operation["security"] == [{"NONE": []}], path
         else:
-            assert operation["security"] == [{"CognitoAuthorizer": []}], (path, method)
-    # A preflight on each path, or the browser's OPTIONS would meet the authorizer.
-    assert {path for path, method in methods if method == "options"} == paths
-    # The user pool the authorizer names is created (its condition holds).
+            scopes = expected.get((path, method), everyone)
+            assert operation["security"] == [{"CognitoAuthorizer": scopes}], (path, method)
+    # So an ordinary user's token cannot list, create or delete users (those methods fall to
+    # ANY): API Gateway refuses it.
+    assert {method for path, method in methods if path == "/users"} == {any_method, "options"}
+    assert {method for path, method in methods if path == "/users/{userId}"} == {
+        any_method,
+        "get",
+        "put",
+        "options",
+    }
+    # A preflight on each declared path, without a token; an undeclared path's OPTIONS meets the
+    # authorizer of the catch-all, so no stranger invokes the function.
+    preflights = {path for path, method in methods if method == "options"}
+    assert preflights == {path for path, _ in methods} - {"/{proxy+}"}
+    # The user pool the authorizer names is created (its condition holds), with the trigger
+    # that grants the scopes and the group it grants the administrators' scope to.
     evaluator = Evaluator(load_template(), {}, parameters=parameters)
-    assert transformed["Resources"]["UserPool"]["Condition"] == "RequiresAuth"
     assert evaluator.condition("RequiresAuth") is True
+    resources = transformed["Resources"]
+    assert resources["UserPool"]["Condition"] == "RequiresAuth"
+    trigger = resources["UserPool"]["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"]
+    assert trigger["LambdaVersion"] == "V2_0"
+    assert trigger["LambdaArn"] == {"Ref": "AccessTokenFunctionAliaslive"}
+    assert resources["UserPool"]["Properties"]["UserPoolTier"] == "ESSENTIALS"
+    group = resources["AdministratorsGroup"]["Properties"]["GroupName"]
+    assert group == ADMINISTRATORS_GROUP
+    assert resources["AccessTokenFunction"]["Properties"]["Handler"] == (
+        "src.handlers.token_handler.handler"
+    )
+    scopes = resources["UsersApiScopes"]["Properties"]
+    assert {f"{scopes['Identifier']}/{s['ScopeName']}" for s in scopes["Scopes"]} == set(everyone)
+
+
+def test_the_token_trigger_grants_the_administrators_scope_to_their_group_alone() -> None:
+    from src.handlers.token_handler import handler
+
+    def scopes_for(groups: list[str]) -> Any:
+        event = {
+            "version": "2",
+            "triggerSource": "TokenGeneration_Authentication",
+            "request": {
+                "userAttributes": {"email": "ada@example.com", "sub": "s-1"},
+                "groupConfiguration": {"groupsToOverride": groups},
+                "scopes": ["aws.cognito.signin.user.admin"],
+            },
+            "response": {"claimsAndScopeOverrideDetails": None},
+        }
+        details = handler(event, None)["response"]["claimsAndScopeOverrideDetails"]
+        return details["accessTokenGeneration"]
+
+    assert scopes_for([]) == {
+        "scopesToAdd": [SELF_SCOPE],
+        "claimsToAddOrOverride": {"email": "ada@example.com"},
+    }
+    assert scopes_for(["readers"])["scopesToAdd"] == [SELF_SCOPE]
+    assert scopes_for([ADMINISTRATORS_GROUP])["scopesToAdd"] == [SELF_SCOPE, ADMIN_SCOPE]
 
 
 def test_only_the_explicit_unsafe_parameter_opens_a_development_stack() -> None:
