@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from devtools.resources import free_port
+from src.core.access import ADMINISTRATORS_GROUP
 
 ROOT = Path(__file__).resolve().parents[1]
 # Where the stacks of this test run leave the grants their functions' calls used (read by the
@@ -121,13 +122,34 @@ def eventually(check: Callable[[], Any], timeout: float = 30, interval: float = 
         time.sleep(interval)
 
 
+@dataclass(frozen=True)
+class TestUser:
+    email: str
+    access_token: str
+
+
 @contextlib.contextmanager
-def cognito_test_user(cognito: Any, pool: str, client_id: str) -> Iterator[str]:
-    """The ID token of a user made for one test run in a stack's user pool, deleted after."""
+def cognito_test_user(
+    cognito: Any, pool: str, client_id: str, *, administrator: bool = False
+) -> Iterator[TestUser]:
+    """A user made for one test run in a stack's user pool (in its administrators group when
+    `administrator`), signed in, deleted after."""
     username = f"acceptance-{uuid.uuid4().hex[:12]}@example.com"
     password = f"Aa1!{secrets.token_urlsafe(24)}"
-    cognito.admin_create_user(UserPoolId=pool, Username=username, MessageAction="SUPPRESS")
+    cognito.admin_create_user(
+        UserPoolId=pool,
+        Username=username,
+        MessageAction="SUPPRESS",
+        UserAttributes=[
+            {"Name": "email", "Value": username},
+            {"Name": "email_verified", "Value": "true"},
+        ],
+    )
     try:
+        if administrator:
+            cognito.admin_add_user_to_group(
+                UserPoolId=pool, Username=username, GroupName=ADMINISTRATORS_GROUP
+            )
         cognito.admin_set_user_password(
             UserPoolId=pool, Username=username, Password=password, Permanent=True
         )
@@ -136,6 +158,6 @@ def cognito_test_user(cognito: Any, pool: str, client_id: str) -> Iterator[str]:
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": username, "PASSWORD": password},
         )
-        yield signed_in["AuthenticationResult"]["IdToken"]
+        yield TestUser(username, signed_in["AuthenticationResult"]["AccessToken"])
     finally:
         cognito.admin_delete_user(UserPoolId=pool, Username=username)

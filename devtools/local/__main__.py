@@ -31,7 +31,7 @@ from botocore.credentials import Credentials
 
 from devtools.env_vars import write as write_env_vars
 from devtools.iam import Roles, roles_from_template
-from devtools.local.api import make_server, routes_from_template
+from devtools.local.api import make_server, routes_from_template, token_trigger
 from devtools.local.emulator import require_free, role_credentials, start_emulator
 from devtools.local.event_sources import (
     Poller,
@@ -250,7 +250,12 @@ class LocalStack:
     def _start_api(self, template: dict[str, Any]) -> None:
         stage = template["Resources"]["Api"]["Properties"].get("StageName", "local")
         self._server = make_server(
-            "127.0.0.1", self.api_port, routes_from_template(template), self._pools, stage
+            "127.0.0.1",
+            self.api_port,
+            routes_from_template(template),
+            self._pools,
+            stage,
+            trigger=token_trigger(template),
         )
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 

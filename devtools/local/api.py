@@ -1,5 +1,12 @@
 """API Gateway for the local stack: routes from the template's Api events, requests turned into
-the v1 proxy events API Gateway sends, responses written back as API Gateway does."""
+the v1 proxy events API Gateway sends, responses written back as API Gateway does.
+
+The stack has no user pool. A request may name its caller in LOCAL_CALLER_HEADER ("user
+<email>" or "administrator <email>"): the gateway then has the pool's token trigger (the
+template's own function) make the access token's scopes and claims for that caller, refuses
+a method whose scopes the token lacks with API Gateway's 401, and passes the claims to the
+function as the authorizer does. A request without it reaches the function with no authorizer,
+as on a stack deployed without one."""
 
 from __future__ import annotations
 
@@ -15,9 +22,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from devtools.lambda_events import load_event
 from devtools.local.functions import FunctionPool, InvocationError
+from devtools.template import Evaluator, _resolve_conditionals
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
+LOCAL_CALLER_HEADER = "X-Local-Caller"
+CALLER_ROLES = {"user": [], "administrator": ["administrators"]}
+# The scope every access token of a user pool carries besides those its trigger adds.
+COGNITO_SCOPE = "aws.cognito.signin.user.admin"
+UNAUTHORIZED = b'{"message":"Unauthorized"}'
 
 
 @dataclass(frozen=True)
@@ -26,7 +40,9 @@ class Route:
     method: str  # GET, ..., or ANY
     function: str
     pattern: re.Pattern[str]
-    rank: int  # static paths before parameters before greedy {proxy+}
+    rank: int  # static paths before parameters before greedy {proxy+}, a method before ANY
+    # The access token scopes the method takes, one of them enough; None: no authorizer.
+    scopes: tuple[str, ...] | None = None
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if self.method not in ("ANY", method):
@@ -35,7 +51,18 @@ class Route:
         return None if found is None else {k: unquote(v) for k, v in found.groupdict().items()}
 
 
-def routes_from_template(template: dict[str, Any]) -> list[Route]:
+def routes_from_template(
+    template: dict[str, Any], parameters: dict[str, str] | None = None
+) -> list[Route]:
+    """The API's routes, with the scopes each takes in a stack of `parameters`."""
+    evaluator = Evaluator(template, {}, parameters=parameters)
+    api_auth = _resolve_conditionals(
+        template["Resources"]["Api"]["Properties"].get("Auth", {}), evaluator
+    )
+    default = api_auth.get("DefaultAuthorizer")
+    default_scopes = (
+        api_auth["Authorizers"][default].get("AuthorizationScopes", []) if default else None
+    )
     routes = []
     for name, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
@@ -43,8 +70,22 @@ def routes_from_template(template: dict[str, Any]) -> list[Route]:
         for event in resource["Properties"].get("Events", {}).values():
             if event["Type"] != "Api":
                 continue
-            path, method = event["Properties"]["Path"], event["Properties"]["Method"].upper()
-            routes.append(Route(path, method, name, _pattern(path), _rank(path)))
+            properties = _resolve_conditionals(event["Properties"], evaluator)
+            path, method = properties["Path"], properties["Method"].upper()
+            auth = properties.get("Auth", {})
+            scopes = None if auth.get("Authorizer") == "NONE" or default is None else default_scopes
+            scopes = auth.get("AuthorizationScopes", scopes)
+            rank = _rank(path) * 2 + (method == "ANY")
+            routes.append(
+                Route(
+                    path,
+                    method,
+                    name,
+                    _pattern(path),
+                    rank,
+                    None if scopes is None else tuple(scopes),
+                )
+            )
     return sorted(routes, key=lambda route: route.rank)
 
 
@@ -74,8 +115,10 @@ def build_event(
     path_parameters: dict[str, str],
     source_ip: str,
     stage: str,
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The v1 proxy event API Gateway builds for this request."""
+    """The v1 proxy event API Gateway builds for this request; `claims`, those of the token
+    its authorizer checked."""
     split = urlsplit(raw_path)
     path = unquote(split.path) or "/"
     multi_headers: dict[str, list[str]] = {}
@@ -126,10 +169,74 @@ def build_event(
             },
             "domainName": next((v for k, v in headers if k.lower() == "host"), "localhost"),
             "apiId": "local",
+            **({} if claims is None else {"authorizer": {"claims": claims}}),
         },
         "body": encoded_body,
         "isBase64Encoded": is_base64,
     }
+
+
+class Unauthorized(Exception):
+    """API Gateway's 401: no token the method takes."""
+
+
+def caller_claims(header: str, trigger: FunctionPool | None) -> dict[str, str]:
+    """The claims of the access token the user pool would issue the caller LOCAL_CALLER_HEADER
+    names, made by the pool's token trigger as Cognito has it make them."""
+    role, _, email = header.strip().partition(" ")
+    if role not in CALLER_ROLES or "@" not in email or trigger is None:
+        raise Unauthorized(header)
+    event = load_event("cognito_token_administrator.json")
+    subject = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{email.strip()}"))
+    event["userName"] = subject
+    event["request"]["userAttributes"].update(sub=subject, email=email.strip())
+    event["request"]["groupConfiguration"]["groupsToOverride"] = CALLER_ROLES[role]
+    try:
+        answer = trigger.invoke(event)
+        made = answer["response"]["claimsAndScopeOverrideDetails"]["accessTokenGeneration"]
+    except (InvocationError, KeyError, TypeError) as exc:
+        raise Unauthorized(header) from exc
+    claims = {
+        "sub": subject,
+        "username": subject,
+        "token_use": "access",
+        "client_id": "local",
+        "scope": " ".join([COGNITO_SCOPE, *made.get("scopesToAdd", [])]),
+        **{name: str(value) for name, value in made.get("claimsToAddOrOverride", {}).items()},
+    }
+    if CALLER_ROLES[role]:
+        claims["cognito:groups"] = ",".join(CALLER_ROLES[role])
+    return claims
+
+
+def _route_for(routes: list[Route], method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+    for route in routes:
+        parameters = route.match(method, path)
+        if parameters is not None:
+            return route, parameters
+    return None
+
+
+def _claims_for(
+    route: Route, header: str | None, trigger: FunctionPool | None
+) -> dict[str, str] | None:
+    """The claims the function gets for a request naming its caller in `header` (None: no
+    authorizer); Unauthorized when the caller's token would not pass the route's authorizer."""
+    if header is None:
+        return None
+    claims = caller_claims(header, trigger)
+    if route.scopes is None:
+        return None  # an open method (a preflight): no authorizer, no claims
+    if not set(route.scopes) & set(claims["scope"].split()):
+        raise Unauthorized(header)
+    return claims
+
+
+def token_trigger(template: dict[str, Any]) -> str | None:
+    """The function the user pool runs to make its tokens (None: the template has none)."""
+    pool = template["Resources"].get("UserPool", {}).get("Properties", {})
+    arn = pool.get("LambdaConfig", {}).get("PreTokenGenerationConfig", {}).get("LambdaArn")
+    return str(arn["Ref"]).split(".")[0] if isinstance(arn, dict) and "Ref" in arn else None
 
 
 def _body(body: bytes, content_type: str) -> tuple[str | None, bool]:
@@ -185,8 +292,16 @@ def _send(
 
 
 def make_server(
-    host: str, port: int, routes: list[Route], pools: dict[str, FunctionPool], stage: str
+    host: str,
+    port: int,
+    routes: list[Route],
+    pools: dict[str, FunctionPool],
+    stage: str,
+    *,
+    trigger: str | None = None,
 ) -> Server:
+    """The gateway on host:port; `trigger` names the pool of the user pool's token trigger."""
+
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -197,12 +312,17 @@ def make_server(
             path = urlsplit(self.path).path or "/"
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            for route in routes:
-                parameters = route.match(method, path)
-                if parameters is not None:
-                    break
-            else:
+            found = _route_for(routes, method, path)
+            if found is None:
                 _send(self, 403, [], b'{"message":"Missing Authentication Token"}')
+                return
+            route, parameters = found
+            try:
+                claims = _claims_for(
+                    route, self.headers.get(LOCAL_CALLER_HEADER), pools.get(trigger or "")
+                )
+            except Unauthorized:
+                _send(self, 401, [], UNAUTHORIZED)
                 return
             event = build_event(
                 method=method,
@@ -213,6 +333,7 @@ def make_server(
                 path_parameters=parameters,
                 source_ip=self.client_address[0],
                 stage=stage,
+                claims=claims,
             )
             try:
                 response = pools[route.function].invoke(event)

@@ -27,6 +27,7 @@ import pytest
 import requests
 from PIL import Image
 
+from devtools.local.api import LOCAL_CALLER_HEADER
 from tests.local_stack import cognito_test_user, eventually, local_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -59,15 +60,31 @@ def aws(stack: dict[str, str]) -> Callable[[str], Any]:
 
 @pytest.fixture(scope="module")
 def token(stack: dict[str, str], aws: Callable[[str], Any]) -> Iterator[str | None]:
-    """The ID token requests carry: none for the local stack (open), API_TOKEN if given, else
-    that of a test user made in the stack's user pool for this run."""
+    """The access token requests carry: none for the local stack (open), API_TOKEN if given (an
+    administrator's), else that of an administrator made in the stack's user pool for this
+    run."""
     if "UserPoolId" not in stack or os.environ.get("API_TOKEN"):
         yield os.environ.get("API_TOKEN")
         return
     with cognito_test_user(
+        aws("cognito-idp"), stack["UserPoolId"], stack["UserPoolClientId"], administrator=True
+    ) as administrator:
+        yield administrator.access_token
+
+
+@pytest.fixture(scope="module")
+def ordinary_user(stack: dict[str, str], aws: Callable[[str], Any]) -> Iterator[dict[str, str]]:
+    """How an ordinary user of the pool (not an administrator) is named in a request, with
+    their email: their access token on a deployed stack, the local stack's caller header on
+    the local one."""
+    if "UserPoolId" not in stack:
+        email = f"user-{uuid.uuid4().hex[:8]}@example.com"
+        yield {"email": email, LOCAL_CALLER_HEADER: f"user {email}"}
+        return
+    with cognito_test_user(
         aws("cognito-idp"), stack["UserPoolId"], stack["UserPoolClientId"]
-    ) as id_token:
-        yield id_token
+    ) as user:
+        yield {"email": user.email, "Authorization": user.access_token}
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +146,41 @@ def test_an_http_client_goes_through_the_users_lifecycle(
     assert deleted.status_code == 204
     assert deleted.content == b""
     assert http.get(f"{api}/users/{user['userId']}", timeout=30).status_code == 404
+
+
+def test_an_ordinary_user_reads_their_own_record_and_cannot_touch_anothers(
+    stack: dict[str, str],
+    http: requests.Session,
+    created: Created,
+    ordinary_user: dict[str, str],
+) -> None:
+    api = stack["ApiEndpoint"]
+    email = ordinary_user["email"]
+    own = http.post(f"{api}/users", json={"email": email, "name": "Ordinary"}, timeout=30)
+    other = http.post(
+        f"{api}/users",
+        json={"email": f"o-{uuid.uuid4().hex[:8]}@example.com", "name": "O"},
+        timeout=30,
+    )
+    assert (own.status_code, other.status_code) == (201, 201)
+    created.users += [own.json()["userId"], other.json()["userId"]]
+    # Requests as that user: their own header, not the administrator's token.
+    user = requests.Session()
+    user.headers.update({name: value for name, value in ordinary_user.items() if name != "email"})
+    mine = user.get(f"{api}/users/{own.json()['userId']}", timeout=30)
+    changed = user.put(f"{api}/users/{own.json()['userId']}", json={"name": "Still me"}, timeout=30)
+    theirs = user.get(f"{api}/users/{other.json()['userId']}", timeout=30)
+    deleted = user.delete(f"{api}/users/{other.json()['userId']}", timeout=30)
+    listed = user.get(f"{api}/users", timeout=30)
+    user.close()
+
+    assert (mine.status_code, mine.json()["email"]) == (200, email)
+    assert (changed.status_code, changed.json()["name"]) == (200, "Still me")
+    assert theirs.status_code == 404
+    # The administrators' routes: API Gateway refuses the token's scope before the function.
+    assert (deleted.status_code, deleted.json()) == (401, {"message": "Unauthorized"})
+    assert (listed.status_code, listed.json()) == (401, {"message": "Unauthorized"})
+    assert http.get(f"{api}/users/{other.json()['userId']}", timeout=30).status_code == 200
 
 
 def test_a_client_retries_a_create_safely_with_an_idempotency_key(

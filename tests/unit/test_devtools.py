@@ -277,6 +277,7 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
         "floor",
     }
     assert set(measured["restored_ms"]) == {
+        "AccessTokenFunction",
         "ApiFunction",
         "SqsHandlerFunction",
         "S3HandlerFunction",
@@ -384,9 +385,18 @@ def test_the_acceptance_suite_s_test_user_signs_in_and_is_deleted_after(aws: Non
         UserPoolId=pool, ClientName="api", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
     )["UserPoolClient"]["ClientId"]
 
-    with cognito_test_user(cognito, pool, client) as token:
+    cognito.create_group(UserPoolId=pool, GroupName="administrators")
+
+    with cognito_test_user(cognito, pool, client, administrator=True) as admin:
         (user,) = cognito.list_users(UserPoolId=pool)["Users"]
-        assert token.count(".") == 2  # a JWT
+        assert admin.access_token.count(".") == 2  # a JWT
+        groups = cognito.admin_list_groups_for_user(UserPoolId=pool, Username=admin.email)
+        assert [group["GroupName"] for group in groups["Groups"]] == ["administrators"]
+        with cognito_test_user(cognito, pool, client) as ordinary:
+            groups = cognito.admin_list_groups_for_user(UserPoolId=pool, Username=ordinary.email)
+            assert groups["Groups"] == []
 
     assert cognito.list_users(UserPoolId=pool)["Users"] == []
     assert user["UserStatus"] == "CONFIRMED"
+    attributes = {a["Name"]: a["Value"] for a in user["Attributes"]}
+    assert attributes["email"] == admin.email

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
+import requests
 from botocore.config import Config
 from botocore.credentials import Credentials
 
@@ -335,3 +336,87 @@ def test_the_gateway_takes_a_burst_of_connections_opened_before_it_serves() -> N
         server.shutdown()
     # Then every one of them is answered
     assert answers == [b"HTTP/1.1 403 Forbidden\r\n"] * 200
+
+
+class Echo:
+    """A function that answers with the authorizer its event carries."""
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        authorizer = event["requestContext"].get("authorizer")
+        return {"statusCode": 200, "body": json.dumps(authorizer)}
+
+
+class Trigger:
+    """The user pool's token trigger, run in-process."""
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        from src.handlers.token_handler import handler
+
+        return handler(event, None)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "caller", "status", "scopes"),
+    [
+        # Without the header: no authorizer, as on a stack deployed without one.
+        ("DELETE", "/users/u-1", None, 200, None),
+        # An administrator's token passes every route.
+        ("DELETE", "/users/u-1", "administrator root@example.com", 200, "admin"),
+        ("GET", "/users", "administrator root@example.com", 200, "admin"),
+        # A user's token: their record's routes and the others, not the administrators'.
+        ("GET", "/users/u-1", "user ada@example.com", 200, "self"),
+        ("PUT", "/users/u-1", "user ada@example.com", 200, "self"),
+        ("GET", "/orders/o-1", "user ada@example.com", 200, "self"),
+        ("DELETE", "/users/u-1", "user ada@example.com", 401, None),
+        ("POST", "/users", "user ada@example.com", 401, None),
+        ("GET", "/users", "user ada@example.com", 401, None),
+        # A header naming no caller is no token.
+        ("GET", "/orders/o-1", "root", 401, None),
+        ("GET", "/orders/o-1", "superuser ada@example.com", 401, None),
+    ],
+)
+def test_the_gateway_checks_a_named_callers_token_scopes_as_api_gateway_does(
+    method: str, path: str, caller: str | None, status: int, scopes: str | None
+) -> None:
+    from devtools.local.api import LOCAL_CALLER_HEADER, token_trigger
+
+    template = load_template()
+    trigger = token_trigger(template)
+    assert trigger == "AccessTokenFunction"
+    pools: Any = {"ApiFunction": Echo(), trigger: Trigger()}
+    server = make_server(
+        "127.0.0.1", free_port(), routes_from_template(template), pools, "v1", trigger=trigger
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    host, port = server.server_address[:2]
+    try:
+        headers = {} if caller is None else {LOCAL_CALLER_HEADER: caller}
+        response = requests.request(
+            method, f"http://{host}:{port}{path}", headers=headers, timeout=10
+        )
+    finally:
+        server.shutdown()
+
+    assert response.status_code == status
+    if status == 401:
+        assert response.json() == {"message": "Unauthorized"}
+    elif scopes is None:
+        assert response.json() is None
+    else:
+        claims = response.json()["claims"]
+        granted = claims["scope"].split()
+        assert "users-api/self" in granted
+        assert ("users-api/admin" in granted) == (scopes == "admin")
+        assert claims["email"] == caller.split()[1]  # type: ignore[union-attr]
+
+
+def test_routes_take_the_scopes_of_their_stack() -> None:
+    secured = {(r.resource, r.method): r.scopes for r in routes_from_template(load_template())}
+    opened = routes_from_template(
+        load_template(), {"Environment": "development", "UnsafeOpenDevelopmentApi": "yes"}
+    )
+
+    assert secured[("/users/{userId}", "ANY")] == ("users-api/admin",)
+    assert secured[("/users/{userId}", "GET")] == ("users-api/self", "users-api/admin")
+    assert secured[("/users", "OPTIONS")] is None
+    assert {route.scopes for route in opened} == {None}
