@@ -177,7 +177,6 @@ def test_names_are_stored_without_their_blanks(api: ApiClient) -> None:
         ("fi@example.com", "ﬁ@example.com"),
         ("BOB@EXAMPLE.COM", "bob@example.com"),
         ("ss@example.com", "ß@example.com"),
-        ("ada@example.com", "\u3000ada@example.com\ufeff"),
     ],
 )
 def test_emails_are_one_address_in_any_unicode_form_or_case(
@@ -224,6 +223,8 @@ def test_drawn_names_agree(api: ApiClient, name: str) -> None:
         {"name": "x" * 200 + " "},
         {"email": "a" * 65 + "@example.com"},
         {"email": "ｂｏｂ＠example.com"},
+        {"email": " ada@example.com"},
+        {"email": "0@0"},
     ],
     ids=repr,
 )

@@ -64,7 +64,7 @@ class TestSampleEvents:
 class TestCreate:
     def test_returns_201_with_the_stored_user(self, api: ApiClient) -> None:
         response = api.request(
-            "POST", "/users", {"email": "  Ada@Example.COM", "name": "Ada", "age": 36}
+            "POST", "/users", {"email": "Ada@Example.COM", "name": "Ada", "age": 36}
         )
 
         assert response.status == 201

@@ -134,7 +134,7 @@ def test_a_response_that_breaks_its_model_is_logged_without_its_values(
 ) -> None:
     from src.handlers import api_handler
 
-    def broken_get(self: Any, user_id: str) -> Any:
+    def broken_get(self: Any, caller: Any, user_id: str) -> Any:
         return {"userId": user_id, "email": EMAIL, "name": NAME, "age": "thirty"}
 
     monkeypatch.setattr(type(api_handler.user_service()), "get_user", broken_get)
