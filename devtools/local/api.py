@@ -16,14 +16,18 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from werkzeug.wsgi import get_input_stream
+
 from devtools.lambda_events import load_event
 from devtools.local.functions import FunctionPool, InvocationError
+from devtools.local.http import HEADERS, Server, framing_refusal, make
 from devtools.template import Evaluator, _resolve_conditionals
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
@@ -32,6 +36,9 @@ CALLER_ROLES = {"user": [], "administrator": ["administrators"]}
 # The scope every access token of a user pool carries besides those its trigger adds.
 COGNITO_SCOPE = "aws.cognito.signin.user.admin"
 UNAUTHORIZED = b'{"message":"Unauthorized"}'
+MISSING_TOKEN = b'{"message":"Missing Authentication Token"}'
+INTERNAL_ERROR = b'{"message": "Internal server error"}'
+BAD_REQUEST = b'{"message":"Bad Request"}'
 
 
 @dataclass(frozen=True)
@@ -250,8 +257,9 @@ def _body(body: bytes, content_type: str) -> tuple[str | None, bool]:
     return base64.b64encode(body).decode(), True
 
 
-def write_response(handler: BaseHTTPRequestHandler, response: Any) -> None:
-    """Send a proxy integration response; an invalid one is API Gateway's 502."""
+def proxy_response(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """The HTTP response of a proxy integration's answer; an invalid one is API Gateway's
+    502."""
     try:
         status = int(response["statusCode"])
         headers: list[tuple[str, str]] = [
@@ -262,33 +270,83 @@ def write_response(handler: BaseHTTPRequestHandler, response: Any) -> None:
         body = response.get("body") or ""
         raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
     except (KeyError, TypeError, ValueError, binascii.Error, AttributeError):
-        _send(
-            handler,
-            502,
-            [("Content-Type", "application/json")],
-            b'{"message": "Internal server error"}',
+        return 502, [("Content-Type", "application/json")], INTERNAL_ERROR
+    return status, headers, raw
+
+
+def _answer(
+    start_response: Callable[..., Any],
+    method: str,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> list[bytes]:
+    sent = [(n, v) for n, v in headers if n.lower() not in ("content-length", "connection")]
+    if body and not any(name.lower() == "content-type" for name, _ in sent):
+        sent.append(("Content-Type", "application/json"))
+    sent.append(("Content-Length", str(len(body))))
+    start_response(f"{status} {HTTPStatus(status).phrase if status in _PHRASES else ''}", sent)
+    return [] if method == "HEAD" else [body]
+
+
+_PHRASES = {status.value for status in HTTPStatus}
+
+
+class Gateway:
+    """The gateway's WSGI application: routes, the functions' pools, the stage, and the pool
+    of the user pool's token trigger."""
+
+    def __init__(
+        self,
+        routes: list[Route],
+        pools: dict[str, FunctionPool],
+        stage: str,
+        trigger: str | None,
+    ) -> None:
+        self.routes, self.pools, self.stage, self.trigger = routes, pools, stage, trigger
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        method = environ["REQUEST_METHOD"].upper()
+        status, headers, body = self._serve(environ, method)
+        return _answer(start_response, method, status, headers, body)
+
+    def _serve(
+        self, environ: dict[str, Any], method: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        if framing_refusal(environ) is not None:
+            return 400, [("Connection", "close")], BAD_REQUEST
+        # Matched as sent, percent-encoded: each path parameter is decoded once, by the route,
+        # as API Gateway decodes it.
+        target = environ.get("RAW_URI") or "/"
+        body = get_input_stream(environ).read()
+        found = _route_for(self.routes, method, urlsplit(target).path or "/")
+        if found is None:
+            return 403, [], MISSING_TOKEN
+        route, parameters = found
+        headers: list[tuple[str, str]] = environ[HEADERS]
+        caller = next((v for k, v in headers if k.lower() == LOCAL_CALLER_HEADER.lower()), None)
+        try:
+            claims = _claims_for(route, caller, self.pools.get(self.trigger or ""))
+        except Unauthorized:
+            return 401, [], UNAUTHORIZED
+        event = build_event(
+            method=method,
+            raw_path=target,
+            headers=headers,
+            body=body,
+            route=route,
+            path_parameters=parameters,
+            source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+            stage=self.stage,
+            claims=claims,
         )
-        return
-    _send(handler, status, headers, raw)
-
-
-def _send(
-    handler: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: bytes
-) -> None:
-    handler.send_response(status)
-    seen = {name.lower() for name, _ in headers}
-    for name, value in headers:
-        if name.lower() not in ("content-length", "connection"):
-            handler.send_header(name, value)
-    if "content-type" not in seen and body:
-        handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(body)))
-    try:
-        handler.end_headers()
-        if handler.command != "HEAD":
-            handler.wfile.write(body)
-    except (BrokenPipeError, ConnectionResetError):
-        handler.close_connection = True  # the client gave up waiting, as it may
+        try:
+            response = self.pools[route.function].invoke(event)
+        except InvocationError as exc:
+            sys.stdout.write(f"[api] {route.function} failed: {exc}\n")
+            sys.stdout.flush()
+            return 502, [], INTERNAL_ERROR
+        return proxy_response(response)
 
 
 def make_server(
@@ -300,70 +358,8 @@ def make_server(
     *,
     trigger: str | None = None,
 ) -> Server:
-    """The gateway on host:port; `trigger` names the pool of the user pool's token trigger."""
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            method = self.command.upper()
-            # Matched as sent, percent-encoded: each path parameter is decoded once, by the
-            # route, as API Gateway decodes it.
-            path = urlsplit(self.path).path or "/"
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            found = _route_for(routes, method, path)
-            if found is None:
-                _send(self, 403, [], b'{"message":"Missing Authentication Token"}')
-                return
-            route, parameters = found
-            try:
-                claims = _claims_for(
-                    route, self.headers.get(LOCAL_CALLER_HEADER), pools.get(trigger or "")
-                )
-            except Unauthorized:
-                _send(self, 401, [], UNAUTHORIZED)
-                return
-            event = build_event(
-                method=method,
-                raw_path=self.path,
-                headers=list(self.headers.items()),
-                body=body,
-                route=route,
-                path_parameters=parameters,
-                source_ip=self.client_address[0],
-                stage=stage,
-                claims=claims,
-            )
-            try:
-                response = pools[route.function].invoke(event)
-            except InvocationError as exc:
-                sys.stdout.write(f"[api] {route.function} failed: {exc}\n")
-                sys.stdout.flush()
-                _send(self, 502, [], b'{"message": "Internal server error"}')
-                return
-            write_response(self, response)
-
-        def __getattr__(self, name: str) -> Any:
-            # The server looks up do_<METHOD>: every method (TRACE and QUERY too) reaches the
-            # routes, so that the function answers 405 for the ones its paths do not take, as
-            # API Gateway's ANY method lets it.
-            if name.startswith("do_"):
-                return self._serve
-            raise AttributeError(name)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            # One write per line: requests are logged from concurrent threads.
-            status = args[1] if len(args) > 1 else ""
-            sys.stdout.write(f"[api] {self.command} {self.path} -> {status}\n")
-            sys.stdout.flush()
-
-    return Server((host, port), Handler)
-
-
-class Server(ThreadingHTTPServer):
-    """A thread per connection, and room for a burst of clients: connections beyond the
-    listen backlog would be refused or reset, where API Gateway and S3 take them all."""
-
-    daemon_threads = True
-    request_queue_size = 1024
+    """The gateway on host:port (call serve_forever() on it, and shutdown() to stop); `trigger`
+    names the pool of the user pool's token trigger. Every method of a path reaches its
+    routes, so that the function answers 405 for the ones its paths do not take, as API
+    Gateway's ANY method lets it."""
+    return make(host, port, Gateway(routes, pools, stage, trigger), "api")

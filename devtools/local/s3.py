@@ -1,33 +1,35 @@
 """S3's front door for the local stack: every S3 request of the functions and every presigned URL
 they issue goes through it (AWS_ENDPOINT_URL_S3), and it is forwarded to the emulator.
 
-The emulator accepts any signature, so on its own it takes uploads that S3 refuses. Here a
-presigned request (SigV4 in the query string) is checked as S3 checks it before it is
-forwarded: the signature over the method, path, query and the signed headers (a ticket signs
-Content-Type and Content-Length), the access key, and the expiry. A request without any
-signature is refused as S3 refuses it for a private bucket. Requests signed in the
-Authorization header (the SDK's own) are forwarded as they are. A refusal is answered before
-the body is read when the client waits for `100 Continue`, and after reading it otherwise, so
-every request gets its answer at once.
+The emulator accepts any signature, so on its own it takes what S3 refuses. Here each request
+is checked as S3 checks it for its kind before it is forwarded: a presigned request (SigV4 in
+the query string) by its signature over the method, path, query and signed headers (a ticket
+signs Content-Type and Content-Length), its access key and its expiry, with every `x-amz-*`
+header it carries signed; a request signed in the Authorization header (the SDK's) by its
+SigV4 signature, its key, its time and its payload's digest. A request with neither is refused
+as S3 refuses it for a private bucket. The servers' framing rules are devtools/local/http.py's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import http.client
-import sys
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
-from botocore.auth import S3SigV4QueryAuth
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from werkzeug.datastructures import Headers
+from werkzeug.wsgi import get_input_stream
 
-from devtools.local.api import Server
+from devtools.local.http import HEADERS, Server, framing_refusal, make
 
 # Hop-by-hop headers: they describe one connection and are not forwarded.
 HOP_BY_HOP = frozenset(
@@ -133,110 +135,198 @@ def check_presigned(
         )
 
 
-def read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    """The request's body, sent with a Content-Length or chunked."""
-    if handler.headers.get("Transfer-Encoding", "").lower() != "chunked":
-        length = int(handler.headers.get("Content-Length") or 0)
-        return handler.rfile.read(length) if length else b""
-    chunks = []
-    while size := int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16):
-        chunks.append(handler.rfile.read(size))
-        handler.rfile.readline()
-    while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
-        pass  # trailers
-    return b"".join(chunks)
+# SigV4 in the Authorization header, as the SDKs write it.
+AUTHORIZATION = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<credential>[^,\s]+),\s*"
+    r"SignedHeaders=(?P<signed>[a-z0-9;-]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
+)
+# How far a header-signed request's time may be from S3's clock.
+MAX_SKEW = timedelta(minutes=15)
+SIGNATURE_MISMATCH = (
+    "The request signature we calculated does not match the signature you provided."
+    " Check your key and signing method."
+)
 
 
-class FrontHandler(BaseHTTPRequestHandler):
-    """One connection to the front door; make_s3_front sets the class attributes."""
+def check_request(
+    method: str,
+    target: str,
+    headers: Any,
+    body: bytes,
+    *,
+    keys: Mapping[str, Credentials],
+    now: datetime,
+) -> None:
+    """Raise a Refusal unless S3 would take the request as signed: presigned, or signed in its
+    Authorization header by one of `keys`."""
+    query = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
+    if "X-Amz-Signature" in query or "X-Amz-Credential" in query:
+        check_presigned(method, target, headers, keys, now)
+        signed = set(query.get("X-Amz-SignedHeaders", "").split(";"))
+        unsigned = sorted(
+            name.lower()
+            for name, _ in headers.items()
+            if name.lower().startswith("x-amz-") and name.lower() not in signed
+        )
+        if unsigned:
+            raise Refusal(
+                403,
+                "AccessDenied",
+                "There were headers present in the request which were not signed:"
+                f" {', '.join(unsigned)[:200]}",
+            )
+        return
+    if headers.get("Authorization") is not None:
+        check_authorization(method, target, headers, body, keys=keys, now=now)
+        return
+    check_presigned(method, target, headers, keys, now)  # refuses the unsigned request
 
-    protocol_version = "HTTP/1.1"
-    upstream: tuple[str, int]
-    keys: Mapping[str, Credentials]
-    clock: Callable[[], datetime]
-    _checked = False
 
-    def _refusal(self) -> Refusal | None:
-        if self.headers.get("Authorization"):
-            return None
+def check_authorization(
+    method: str,
+    target: str,
+    headers: Any,
+    body: bytes,
+    *,
+    keys: Mapping[str, Credentials],
+    now: datetime,
+) -> None:
+    """Raise a Refusal unless the request's SigV4 Authorization header is one of `keys`'s, for
+    this request, at `now`, as S3 decides it."""
+    found = AUTHORIZATION.match(str(headers.get("Authorization")).strip())
+    scope = found["credential"].split("/") if found else []
+    if found is None or len(scope) != 5 or scope[3:] != ["s3", "aws4_request"]:
+        raise Refusal(
+            400,
+            "AuthorizationHeaderMalformed",
+            "The authorization header is malformed; it must be AWS4-HMAC-SHA256 with a"
+            " Credential of an S3 scope, SignedHeaders and a Signature.",
+        )
+    credentials = keys.get(scope[0])
+    if credentials is None:
+        raise Refusal(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        )
+    stamp = _check_time_and_payload(headers, body, now)
+    request = AWSRequest(method=method, url=f"http://{headers.get('host', '')}{target}")
+    for name in found["signed"].split(";"):
+        if headers.get(name) is not None:
+            request.headers[name] = headers[name]
+    request.context["timestamp"] = stamp
+    signer = S3SigV4Auth(credentials, "s3", scope[2])
+    expected = signer.signature(
+        signer.string_to_sign(request, signer.canonical_request(request)), request
+    )
+    if not hmac.compare_digest(expected, found["signature"]):
+        raise Refusal(403, "SignatureDoesNotMatch", SIGNATURE_MISMATCH)
+
+
+def _check_time_and_payload(headers: Any, body: bytes, now: datetime) -> str:
+    """The header-signed request's x-amz-date, checked against `now`, once its payload digest
+    is checked against `body`."""
+    stamp, digest = headers.get("X-Amz-Date") or "", headers.get("X-Amz-Content-SHA256")
+    try:
+        signed_at = datetime.strptime(stamp, SIGV4_DATE).replace(tzinfo=UTC)
+    except ValueError:
+        raise Refusal(
+            403, "AccessDenied", "AWS authentication requires a valid x-amz-date"
+        ) from None
+    if abs(now - signed_at) > MAX_SKEW:
+        raise Refusal(
+            403,
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the current time is too large.",
+        )
+    if digest is None:
+        raise Refusal(
+            400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"
+        )
+    if re.fullmatch(r"[0-9a-f]{64}", digest) and digest != hashlib.sha256(body).hexdigest():
+        raise Refusal(
+            400,
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )
+    return str(stamp)
+
+
+class FrontDoor:
+    """The front door's WSGI application: the emulator it forwards to, the keys whose
+    signatures it takes (access key -> credentials), and its clock."""
+
+    def __init__(
+        self,
+        upstream: str,
+        keys: Mapping[str, Credentials],
+        clock: Callable[[], datetime],
+    ) -> None:
+        target = urlsplit(upstream)
+        self.upstream = (target.hostname or "127.0.0.1", target.port or 80)
+        self.keys, self.clock = dict(keys), clock
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        method = environ["REQUEST_METHOD"].upper()
+        target = environ.get("RAW_URI") or "/"
+        headers = Headers(environ[HEADERS])
         try:
-            check_presigned(self.command, self.path, self.headers, self.keys, self.clock())
+            body = self._body(environ, method)
+            check_request(method, target, headers, body, keys=self.keys, now=self.clock())
         except Refusal as refusal:
-            return refusal
-        return None
-
-    def handle_expect_100(self) -> bool:
-        refusal = self._refusal()
-        if refusal is not None:
-            # Answered before the body is sent: the client sends nothing more on this
-            # connection, which is closed.
-            self.close_connection = True
-            self._refuse(refusal)
-            return False
-        self._checked = True
-        return super().handle_expect_100()
-
-    def _serve(self) -> None:
-        body = read_body(self)
-        refusal = None if self._checked else self._refusal()
-        self._checked = False
-        if refusal is not None:
-            self._refuse(refusal)
+            status, answer = refusal.status, refusal.body(urlsplit(target).path)
+            sent = [("Content-Type", "application/xml"), ("Content-Length", str(len(answer)))]
         else:
-            self._forward(body)
+            status, sent, answer = self._forward(method, target, headers, body)
+        start_response(f"{status} {_phrase(status)}", sent)
+        return [] if method == "HEAD" else [answer]
 
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _serve
+    def _body(self, environ: dict[str, Any], method: str) -> bytes:
+        refusal = framing_refusal(environ)
+        if refusal is not None:
+            raise Refusal(400, "BadRequest", refusal)
+        chunked = "HTTP_TRANSFER_ENCODING" in environ
+        if method in ("PUT", "POST") and "CONTENT_LENGTH" not in environ and not chunked:
+            raise Refusal(
+                411, "MissingContentLength", "You must provide the Content-Length HTTP header."
+            )
+        return bytes(get_input_stream(environ).read())
 
-    def _refuse(self, refusal: Refusal) -> None:
-        body = refusal.body(urlsplit(self.path).path)
-        headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
-        if self.close_connection:
-            headers.append(("Connection", "close"))
-        self._answer(refusal.status, headers, body)
-
-    def _forward(self, body: bytes) -> None:
-        headers = {
+    def _forward(
+        self, method: str, target: str, headers: Headers, body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        forwarded = {
             name: value
-            for name, value in self.headers.items()
+            for name, value in headers.items()
             if name.lower() not in HOP_BY_HOP and name.lower() != "content-length"
         }
-        if body or self.command in ("PUT", "POST"):
-            headers["Content-Length"] = str(len(body))
+        if body or method in ("PUT", "POST"):
+            forwarded["Content-Length"] = str(len(body))
         connection = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
-            connection.request(self.command, self.path, body=body, headers=headers)
+            connection.request(method, target, body=body, headers=forwarded)
             response = connection.getresponse()
             answer = response.read()
         except OSError as exc:
-            self._refuse(Refusal(503, "ServiceUnavailable", f"the emulator: {exc}"))
-            return
+            refusal = Refusal(503, "ServiceUnavailable", f"the emulator: {exc}")
+            answer = refusal.body(urlsplit(target).path)
+            return 503, [("Content-Type", "application/xml")], answer
         finally:
             connection.close()
         passed = [
             (name, value)
             for name, value in response.getheaders()
-            if name.lower() not in HOP_BY_HOP | {"date", "server"}
+            if name.lower() not in HOP_BY_HOP | {"date", "server", "content-length"}
         ]
-        if not any(name.lower() == "content-length" for name, _ in passed):
-            passed.append(("Content-Length", str(len(answer))))
-        self._answer(response.status, passed, answer)
+        passed.append(("Content-Length", str(len(answer))))
+        return response.status, passed, answer
 
-    def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.send_response(status)
-        for name, value in headers:
-            self.send_header(name, value)
-        try:
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
 
-    def log_message(self, format: str, *args: Any) -> None:
-        status = str(args[1]) if len(args) > 1 else ""
-        if status.startswith(("4", "5")):
-            sys.stdout.write(f"[s3] {self.command} {urlsplit(self.path).path} -> {status}\n")
-            sys.stdout.flush()
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 def make_s3_front(
@@ -247,16 +337,6 @@ def make_s3_front(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Server:
     """The front door on 127.0.0.1:`port`, forwarding to the emulator at `upstream`, taking the
-    presigned URLs of `keys` (access key -> credentials); call serve_forever() on it (and
-    shutdown() to stop)."""
-    target = urlsplit(upstream)
-    handler = type(
-        "Handler",
-        (FrontHandler,),
-        {
-            "upstream": (target.hostname, target.port or 80),
-            "keys": dict(keys),
-            "clock": staticmethod(clock),
-        },
-    )
-    return Server(("127.0.0.1", port), handler)
+    signatures of `keys` (access key -> credentials); call serve_forever() on it (and
+    shutdown() to stop). Refused requests are logged."""
+    return make("127.0.0.1", port, FrontDoor(upstream, keys, clock), "s3", failures_only=True)

@@ -29,7 +29,7 @@ from devtools.local.functions import (
     InvocationError,
     Version,
 )
-from devtools.resources import free_port
+from devtools.resources import EMULATOR_KEY, free_port
 from devtools.template import function_environment
 from tests.dap import DebugClient
 from tests.local_stack import ROOT, eventually, local_stack
@@ -353,9 +353,14 @@ def test_the_env_vars_file_names_resources_the_emulator_holds(tmp_path: Path) ->
         s3_endpoint = stack.outputs["S3EndpointUrl"]
         checks = {
             "_TABLE": lambda name: client("dynamodb").describe_table(TableName=name),
-            # Through S3's front door, as the functions reach the bucket.
+            # Through S3's front door, as the functions reach the bucket, signed with the key
+            # the local stack uses (the front door takes no other than its own and its roles').
             "_BUCKET": lambda name: boto3.client(
-                "s3", endpoint_url=s3_endpoint, region_name="us-east-1"
+                "s3",
+                endpoint_url=s3_endpoint,
+                region_name="us-east-1",
+                aws_access_key_id=EMULATOR_KEY,
+                aws_secret_access_key=EMULATOR_KEY,
             ).head_bucket(Bucket=name),
             "_TOPIC_ARN": lambda arn: client("sns").get_topic_attributes(TopicArn=arn),
             "_QUEUE_URL": lambda url: client("sqs").get_queue_attributes(QueueUrl=url),

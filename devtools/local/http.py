@@ -1,0 +1,81 @@
+"""The local stack's HTTP servers, API Gateway's stand-in and S3's front door, on werkzeug's.
+
+HTTP/1.1 is parsed by http.server and werkzeug: a request line over 64 KiB is a 414, a header
+line over 64 KiB or more than 100 headers a 431, a chunked body is read whole, and every
+connection closes after one response, so nothing sent after a request's body is read as another
+request. What AWS refuses in a request's framing is refused here before the application sees
+it: a Content-Length that is not a number of bytes, a Content-Length beside a
+Transfer-Encoding, a Transfer-Encoding other than chunked (400).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+
+# The request's header lines as sent (werkzeug's environ joins repeated ones and drops names
+# with an underscore).
+HEADERS = "local.headers"
+
+type App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class Server(ThreadedWSGIServer):
+    """A thread per connection, and room for a burst of clients: connections beyond the
+    listen backlog would be refused or reset, where API Gateway and S3 take them all."""
+
+    request_queue_size = 1024
+
+
+def framing_refusal(environ: dict[str, Any]) -> str | None:
+    """Why AWS would refuse the request's framing, or None."""
+    length = environ.get("CONTENT_LENGTH")
+    encoding = environ.get("HTTP_TRANSFER_ENCODING")
+    if length is not None and not (length.isascii() and length.isdigit()):
+        return "Content-Length is not a number of bytes"
+    if encoding is not None and length is not None:
+        return "Content-Length and Transfer-Encoding together"
+    if encoding is not None and encoding.strip().lower() != "chunked":
+        return f"Transfer-Encoding {encoding[:40]!r} is not chunked"
+    return None
+
+
+def make(host: str, port: int, app: App, label: str, *, failures_only: bool = False) -> Server:
+    """`app` served on host:port, each request (or each failed one) logged as
+    `[label] METHOD path -> status`."""
+
+    class Handler(WSGIRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def make_environ(self) -> Any:
+            environ = super().make_environ()
+            environ[HEADERS] = list(self.headers.items())
+            return environ
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # One write per line: requests are logged from concurrent threads. The path is
+            # cut: a request line may be 64 KiB.
+            if failures_only and not str(code).startswith(("4", "5")):
+                return
+            target = getattr(self, "path", "")[:200]
+            _say(f"[{label}] {getattr(self, 'command', '-')} {target} -> {code}")
+
+        def log_error(self, format: str, *args: Any) -> None:
+            _say(f"[{label}] refused: {(format % args)[:200]}")
+
+        def log(self, type: str, message: str, *args: Any) -> None:
+            if type == "error":
+                _say(f"[{label}] {(message % args)[:300]}")
+
+    return Server(host, port, app, handler=Handler)
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line.translate(_CONTROLS) + "\n")
+    sys.stdout.flush()
+
+
+_CONTROLS = {code: "?" for code in (*range(32), 127)}
