@@ -512,7 +512,12 @@ def _validated(
         return model.model_validate(values)
     except ValidationError as exc:
         problems.extend(
-            {"loc": [*prefix, *error["loc"]], "msg": error["msg"], "type": error["type"]}
+            {
+                "loc": [*prefix, *error["loc"]],
+                # A rule's own words: pydantic's prefix for them names Python, not the field.
+                "msg": error["msg"].removeprefix("Value error, "),
+                "type": error["type"],
+            }
             for error in exc.errors(include_input=False, include_url=False)
         )
         return None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
 from src.core.clock import iso_utc
 
@@ -103,3 +104,17 @@ REFUSED_CLASS = _regex_class(_REFUSED)
 
 def trim_blanks(value: str) -> str:
     return value.strip(BLANK_CHARACTERS)
+
+
+def pattern_rule(pattern: str, refusal: str) -> tuple[AfterValidator, Any]:
+    """A string's rule as a regular expression: the OpenAPI document states `pattern`, and a
+    value it does not match is refused with `refusal`, words a client reads (the pattern
+    itself is no message)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if compiled.fullmatch(value) is None:
+            raise ValueError(refusal)
+        return value
+
+    return AfterValidator(check), Field(json_schema_extra={"pattern": pattern})

@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from src.models.common import BLANK_CLASS, INTEGRAL, REFUSED_CLASS, Timestamp, omit_none
+from src.models.common import (
+    BLANK_CLASS,
+    INTEGRAL,
+    REFUSED_CLASS,
+    Timestamp,
+    omit_none,
+    pattern_rule,
+)
 
 # A presigned URL is good for 15 minutes at most (the contract's limit).
 UPLOAD_URL_SECONDS = 900
@@ -35,13 +42,11 @@ UPLOAD_CONTENT_TYPES = Literal[
 _NOT_IN_NAME = f"/\\\\{REFUSED_CLASS}"
 Filename = Annotated[
     str,
-    StringConstraints(
-        min_length=1,
-        max_length=200,
-        pattern=(
-            f"^[^.{BLANK_CLASS}{_NOT_IN_NAME}]"
-            f"(?:[^{_NOT_IN_NAME}]*[^{BLANK_CLASS}{_NOT_IN_NAME}])?$"
-        ),
+    StringConstraints(min_length=1, max_length=200),
+    *pattern_rule(
+        f"^[^.{BLANK_CLASS}{_NOT_IN_NAME}](?:[^{_NOT_IN_NAME}]*[^{BLANK_CLASS}{_NOT_IN_NAME}])?$",
+        "should be a file name, not a path: no leading dot, no / or \\, no whitespace or"
+        " invisible character at either end, no control character or bidirectional override",
     ),
     Field(
         examples=["holiday.png"],

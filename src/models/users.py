@@ -28,6 +28,7 @@ from src.models.common import (
     REFUSED_CLASS,
     Timestamp,
     omit_none,
+    pattern_rule,
     trim_blanks,
 )
 
@@ -77,15 +78,17 @@ Email = Annotated[
 # Blanks at either end (Unicode whitespace and invisible format characters) are trimmed, so a
 # name of blanks alone is empty; control characters and bidirectional overrides are refused
 # anywhere. The pattern is the whole rule, on the name as sent; its length too.
+NAME_PATTERN = (
+    f"^[{BLANK_CLASS}]*[^{BLANK_CLASS}{REFUSED_CLASS}]"
+    f"(?:[^{REFUSED_CLASS}]*[^{BLANK_CLASS}{REFUSED_CLASS}])?[{BLANK_CLASS}]*$"
+)
 Name = Annotated[
     str,
-    StringConstraints(
-        min_length=1,
-        max_length=200,
-        pattern=(
-            f"^[{BLANK_CLASS}]*[^{BLANK_CLASS}{REFUSED_CLASS}]"
-            f"(?:[^{REFUSED_CLASS}]*[^{BLANK_CLASS}{REFUSED_CLASS}])?[{BLANK_CLASS}]*$"
-        ),
+    StringConstraints(min_length=1, max_length=200),
+    *pattern_rule(
+        NAME_PATTERN,
+        "should hold a character other than whitespace and invisible ones, and no control"
+        " characters or bidirectional overrides",
     ),
     Field(
         examples=["Ada Lovelace"],

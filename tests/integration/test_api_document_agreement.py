@@ -235,3 +235,30 @@ def test_what_the_contract_refuses_is_a_400_naming_the_field(
     assert response.status == 400
     assert response.body["error"] == "request validation failed"
     assert {problem["loc"][0] for problem in response.body["details"]} == set(fields)
+
+
+def test_a_refused_name_or_file_name_is_told_in_words_not_as_the_pattern(
+    api: ApiClient, uploads_bucket: str, metadata_table: str
+) -> None:
+    name = api.request("POST", "/users", {"email": EMAIL, "name": "\u202e"})
+    filename = api.request(
+        "POST", "/uploads", {"filename": "../etc/passwd", "contentType": "text/plain", "size": 1}
+    )
+
+    assert name.body["details"] == [
+        {
+            "loc": ["name"],
+            "msg": "should hold a character other than whitespace and invisible ones, and no"
+            " control characters or bidirectional overrides",
+            "type": "value_error",
+        }
+    ]
+    assert filename.body["details"] == [
+        {
+            "loc": ["filename"],
+            "msg": "should be a file name, not a path: no leading dot, no / or \\, no whitespace"
+            " or invisible character at either end, no control character or bidirectional"
+            " override",
+            "type": "value_error",
+        }
+    ]

@@ -344,7 +344,7 @@ class TestList:
         assert response.body["details"] == [
             {
                 "loc": ["query", "limit"],
-                "msg": "Value error, should be written as plain digits",
+                "msg": "should be written as plain digits",
                 "type": "value_error",
             }
         ]
