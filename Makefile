@@ -116,11 +116,13 @@ test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP) $(NODE_STAMP)  ## ruff, mypy,
 	$(MAKE) --no-print-directory api-diff
 	$(PY) -m pytest --iam-report
 
-# ENV given (make acceptance ENV=staging): that deployed stack, with AWS credentials for it.
+# ENV given (make acceptance ENV=staging): that deployed stack, with your AWS configuration as
+# it is (credentials, profile, region); REGION=... given overrides the region.
 acceptance: $(STAMP) $(RUNTIME_STAMP)  ## the end-to-end suite on a local stack it starts, or on ENV's stack
 ifneq ($(filter command line environment,$(origin ENV)),)
 	STACK_NAME="$$($(PY) -c 'from devtools.stack import stack_name; print(stack_name("$(ENV)"))')" \
-	AWS_REGION=$(REGION) AWS_DEFAULT_REGION=$(REGION) $(PY) -m pytest tests/integration/test_acceptance.py
+	$(if $(filter command line environment,$(origin REGION)),AWS_REGION=$(REGION) AWS_DEFAULT_REGION=$(REGION)) \
+	$(PY) -m pytest tests/integration/test_acceptance.py
 else
 	$(PY) -m pytest tests/integration/test_acceptance.py
 endif

@@ -11,14 +11,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# `make acceptance ENV=<env>` (STACK_NAME set): the suite drives a deployed stack with the
+# caller's own AWS configuration (credentials, profile, region, endpoint), untouched. Every other
+# run works in an emulated account, whatever the shell holds.
+DEPLOYED = bool(os.environ.get("STACK_NAME"))
+if not DEPLOYED:
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+        }
+    )
+    for _variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        os.environ.pop(_variable, None)
 # Set before any handler module is imported: handlers read their settings once, at import.
 os.environ.update(
     {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_REGION": "us-east-1",
         "ENVIRONMENT": "development",
         "LOG_LEVEL": "INFO",
         "USERS_TABLE": "users-test",
@@ -33,9 +44,6 @@ os.environ.update(
         "CORS_ALLOW_ORIGIN": "https://app.example.com",
     }
 )
-for _variable in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-    os.environ.pop(_variable, None)
-
 from devtools.template import load_template  # noqa: E402
 
 # The upload processor's MemorySize, as Lambda tells the function, and what it gives one image.
