@@ -1,5 +1,5 @@
-"""`make dev`: the whole service on one machine, no Docker, no AWS account (DESIGN.md, "Local
-stack"). The supervisor (`python -m devtools.local`, __main__.py) creates the template's
+"""`make dev`: the whole service on one machine, no Docker, no AWS account (README.md, "Quick
+start"). The supervisor (`python -m devtools.local`, __main__.py) creates the template's
 resources in the emulator and plays Lambda's part for the unchanged handlers, one module per
 concern:
 
