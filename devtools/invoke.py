@@ -2,8 +2,11 @@
 without Docker: the function's environment comes from template.yaml, its AWS resources from an
 in-process emulator (moto) holding what the template declares, created from the template.
 
-    python -m devtools.invoke ApiFunction events/api_create_user.json
+    python -m devtools.invoke ApiFunction events/api_get_user.json
     python -m devtools.invoke S3HandlerFunction     # the function's own sample event
+
+An event of another service than the function's (an SQS batch to ApiFunction), or a file that
+is missing or not JSON, is refused with a line saying so.
 
 For an S3 event, the objects its creation records name are put in the bucket first (sample
 content by extension), and the records carry their real size and ETag, as S3's would: the
@@ -33,12 +36,36 @@ from devtools.resources import (
 from devtools.template import load_template
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
-# The sample event each function is invoked with when none is given.
+# The sample event each function is invoked with when none is given: one that does what the
+# function is for on a fresh emulated account (a user created, orders applied, an upload
+# recorded, an administrator's token made).
 DEFAULT_EVENTS = {
-    "ApiFunction": "api_get_user.json",
+    "ApiFunction": "api_create_user.json",
     "SqsHandlerFunction": "sqs_order_batch.json",
     "S3HandlerFunction": "s3_put_json.json",
+    "AccessTokenFunction": "cognito_token_administrator.json",
 }
+# What invokes each kind of function, by its template events (none: the user pool's trigger).
+SOURCES = {"Api": "API Gateway", "SQS": "SQS", "S3": "S3"}
+
+
+def event_source(event: Any) -> str:
+    """Which service sends an event of this shape."""
+    if isinstance(event, dict) and "httpMethod" in event:
+        return "API Gateway"
+    if isinstance(event, dict) and "triggerSource" in event:
+        return "Cognito"
+    records = event.get("Records") if isinstance(event, dict) else None
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        source = str(records[0].get("eventSource") or records[0].get("EventSource") or "")
+        return {"aws:sqs": "SQS", "aws:s3": "S3"}.get(source, source or "unknown")
+    return "unknown"
+
+
+def function_sources(template: dict[str, Any], function: str) -> set[str]:
+    """The services that invoke `function`, by its template events."""
+    events = template["Resources"][function]["Properties"].get("Events", {}).values()
+    return {SOURCES.get(event["Type"], event["Type"]) for event in events} or {"Cognito"}
 
 
 def sample_content(key: str) -> tuple[bytes, str]:
@@ -97,11 +124,24 @@ def main(argv: list[str] | None = None) -> int:
         help="a JSON event, e.g. events/api_get_user.json (default: the function's sample)",
     )
     args = parser.parse_args(argv)
-    functions = function_handlers(load_template())
+    template = load_template()
+    functions = function_handlers(template)
     if args.function not in functions:
         parser.error(f"unknown function {args.function!r}; one of {sorted(functions)}")
     event_file = args.event or EVENTS / DEFAULT_EVENTS[args.function]
-    response = invoke(args.function, json.loads(event_file.read_text()))
+    try:
+        event = json.loads(event_file.read_text())
+    except OSError as exc:
+        parser.error(f"cannot read the event {str(event_file)!r}: {exc.strerror}")
+    except ValueError as exc:
+        parser.error(f"the event {str(event_file)!r} is not JSON: {exc}")
+    source, takes = event_source(event), function_sources(template, args.function)
+    if source not in takes:
+        parser.error(
+            f"{event_file} is a {source} event; {args.function} is invoked by"
+            f" {' and '.join(sorted(takes))} (events/ holds a sample of each)"
+        )
+    response = invoke(args.function, event)
     print(json.dumps(response, indent=2, default=str))
     return 0
 

@@ -156,6 +156,42 @@ def run_invoke(function: str, event: str | None = None) -> dict[str, Any]:
     return response
 
 
+@pytest.mark.parametrize(
+    ("function", "event", "said"),
+    [
+        ("ApiFunction", "events/nope.json", "cannot read the event 'events/nope.json'"),
+        ("ApiFunction", "README.md", "the event 'README.md' is not JSON"),
+        (
+            "ApiFunction",
+            "events/sqs_order_batch.json",
+            "events/sqs_order_batch.json is a SQS event; ApiFunction is invoked by API Gateway",
+        ),
+        (
+            "SqsHandlerFunction",
+            "events/api_get_user.json",
+            "is a API Gateway event; SqsHandlerFunction is invoked by SQS",
+        ),
+    ],
+)
+def test_make_invoke_refuses_an_event_it_cannot_send_in_one_line(
+    function: str, event: str, said: str
+) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "devtools.invoke", function, event],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert result.returncode == 2
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_make_invoke_runs_the_api_handler_with_a_sample_event() -> None:
     response = run_invoke("ApiFunction", "events/api_create_user.json")
 
@@ -182,9 +218,12 @@ def test_make_invoke_puts_the_object_an_s3_event_names_so_it_is_processed(
 @pytest.mark.parametrize(
     ("function", "expected"),
     [
-        ("ApiFunction", 404),  # events/api_get_user.json: no such user in a fresh account
+        # What each is for, on a fresh account: a user created (not a 404 for a missing one),
+        # orders applied, an upload recorded, an administrator's token made.
+        ("ApiFunction", 201),
         ("SqsHandlerFunction", {"batchItemFailures": []}),
         ("S3HandlerFunction", "recorded"),
+        ("AccessTokenFunction", ["users-api/self", "users-api/admin"]),
     ],
 )
 def test_make_invoke_without_an_event_takes_the_function_s_sample(
@@ -196,6 +235,9 @@ def test_make_invoke_without_an_event_takes_the_function_s_sample(
         assert response["statusCode"] == expected
     elif function == "S3HandlerFunction":
         assert response["processed"][0]["outcome"] == expected
+    elif function == "AccessTokenFunction":
+        details = response["response"]["claimsAndScopeOverrideDetails"]
+        assert details["accessTokenGeneration"]["scopesToAdd"] == expected
     else:
         assert response == expected
 
