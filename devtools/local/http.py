@@ -13,12 +13,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 # The request's header lines as sent (werkzeug's environ joins repeated ones and drops names
 # with an underscore).
 HEADERS = "local.headers"
+# What the application says of its answer, in plain words, for the request's log line.
+SAID = "local.said"
 
 type App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -43,9 +46,9 @@ def framing_refusal(environ: dict[str, Any]) -> str | None:
     return None
 
 
-def make(host: str, port: int, app: App, label: str, *, failures_only: bool = False) -> Server:
-    """`app` served on host:port, each request (or each failed one) logged as
-    `[label] METHOD path -> status`."""
+def make(host: str, port: int, app: App, label: str, *, with_query: bool = True) -> Server:
+    """`app` served on host:port, each request logged as `[label] METHOD target -> status`,
+    the target's query left out unless `with_query` (a presigned URL's is its signature)."""
 
     class Handler(WSGIRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -58,10 +61,11 @@ def make(host: str, port: int, app: App, label: str, *, failures_only: bool = Fa
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             # One write per line: requests are logged from concurrent threads. The path is
             # cut: a request line may be 64 KiB.
-            if failures_only and not str(code).startswith(("4", "5")):
-                return
-            target = getattr(self, "path", "")[:200]
-            _say(f"[{label}] {getattr(self, 'command', '-')} {target} -> {code}")
+            target = getattr(self, "path", "")
+            target = (target if with_query else urlsplit(target).path)[:200]
+            said = getattr(self, "environ", {}).get(SAID)
+            line = f"[{label}] {getattr(self, 'command', '-')} {target} -> {code}"
+            _say(f"{line} {said}" if said else line)
 
         def log_error(self, format: str, *args: Any) -> None:
             _say(f"[{label}] refused: {(format % args)[:200]}")

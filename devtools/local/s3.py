@@ -29,7 +29,7 @@ from botocore.credentials import Credentials
 from werkzeug.datastructures import Headers
 from werkzeug.wsgi import get_input_stream
 
-from devtools.local.http import HEADERS, Server, framing_refusal, make
+from devtools.local.http import HEADERS, SAID, Server, framing_refusal, make
 
 # Hop-by-hop headers: they describe one connection and are not forwarded.
 HOP_BY_HOP = frozenset(
@@ -48,20 +48,61 @@ AUTH_PARAMETERS = (
 
 
 class Refusal(Exception):
-    """An answer S3 gives instead of doing the request: its status, code and message."""
+    """An answer S3 gives instead of doing the request: its status, code and message, the
+    further elements S3 adds to its error (a signature's canonical request and string to
+    sign), and what differed in plain words, for the terminal."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        elements: Mapping[str, str] | None = None,
+        said: str = "",
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.elements = dict(elements or {})
+        self.said = said or message
 
     def body(self, resource: str) -> bytes:
+        more = "".join(f"<{name}>{escape(value)}</{name}>" for name, value in self.elements.items())
         return (
             '<?xml version="1.0" encoding="UTF-8"?>\n<Error>'
-            f"<Code>{self.code}</Code><Message>{escape(self.message)}</Message>"
+            f"<Code>{self.code}</Code><Message>{escape(self.message)}</Message>{more}"
             f"<Resource>{escape(resource)}</Resource></Error>"
         ).encode()
+
+
+def _mismatch(
+    access_key: str, signer: Any, request: AWSRequest, provided: str, signed: list[str]
+) -> Refusal:
+    """S3's SignatureDoesNotMatch, with what it computed (as S3 gives it) and, in plain words,
+    the signed headers as this request sent them: where a ticket's type or size differs."""
+    canonical = signer.canonical_request(request)
+    sent = [
+        f"{name}: {request.headers[name]}" if name in request.headers else f"{name}: none"
+        for name in signed
+        if name != "host"
+    ]
+    return Refusal(
+        403,
+        "SignatureDoesNotMatch",
+        SIGNATURE_MISMATCH,
+        elements={
+            "AWSAccessKeyId": access_key,
+            "StringToSign": signer.string_to_sign(request, canonical),
+            "SignatureProvided": provided,
+            "CanonicalRequest": canonical,
+        },
+        said=(
+            f"signature does not match: it signs {', '.join(signed)}; this request sent "
+            f"{'; '.join(sent) or 'no other'} (a ticket signs its file's type and size)"
+        ),
+    )
 
 
 def _auth_parameters(query: dict[str, str]) -> tuple[list[str], datetime, int]:
@@ -101,7 +142,12 @@ def check_presigned(
     if "X-Amz-Signature" not in query:
         if "Signature" in query or "AWSAccessKeyId" in query:
             raise Refusal(400, "InvalidRequest", "use Signature Version 4 (AWS4-HMAC-SHA256)")
-        raise Refusal(403, "AccessDenied", "Access Denied")
+        raise Refusal(
+            403,
+            "AccessDenied",
+            "Access Denied",
+            said="no signature: S3 takes a presigned URL or a signed Authorization header",
+        )
     scope, signed_at, expires = _auth_parameters(query)
     credentials = keys.get(scope[0])
     if credentials is None:
@@ -111,14 +157,16 @@ def check_presigned(
             "The AWS Access Key Id you provided does not exist in our records.",
         )
     if now > signed_at + timedelta(seconds=expires):
-        raise Refusal(403, "AccessDenied", "Request has expired")
+        expired = (signed_at + timedelta(seconds=expires)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        raise Refusal(403, "AccessDenied", "Request has expired", said=f"expired at {expired}")
     unsigned_query = "&".join(
         pair for pair in split.query.split("&") if not pair.startswith("X-Amz-Signature=")
     )
     request = AWSRequest(
         method=method, url=f"http://{headers.get('host', '')}{split.path}?{unsigned_query}"
     )
-    for name in query["X-Amz-SignedHeaders"].split(";"):
+    signed = query["X-Amz-SignedHeaders"].split(";")
+    for name in signed:
         if headers.get(name) is not None:
             request.headers[name] = headers[name]
     request.context["timestamp"] = query["X-Amz-Date"]
@@ -127,12 +175,7 @@ def check_presigned(
         signer.string_to_sign(request, signer.canonical_request(request)), request
     )
     if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
-        raise Refusal(
-            403,
-            "SignatureDoesNotMatch",
-            "The request signature we calculated does not match the signature you provided."
-            " Check your key and signing method.",
-        )
+        raise _mismatch(scope[0], signer, request, query["X-Amz-Signature"], signed)
 
 
 # SigV4 in the Authorization header, as the SDKs write it.
@@ -211,7 +254,8 @@ def check_authorization(
         )
     stamp = _check_time_and_payload(headers, body, now)
     request = AWSRequest(method=method, url=f"http://{headers.get('host', '')}{target}")
-    for name in found["signed"].split(";"):
+    signed = found["signed"].split(";")
+    for name in signed:
         if headers.get(name) is not None:
             request.headers[name] = headers[name]
     request.context["timestamp"] = stamp
@@ -220,7 +264,7 @@ def check_authorization(
         signer.string_to_sign(request, signer.canonical_request(request)), request
     )
     if not hmac.compare_digest(expected, found["signature"]):
-        raise Refusal(403, "SignatureDoesNotMatch", SIGNATURE_MISMATCH)
+        raise _mismatch(scope[0], signer, request, found["signature"], signed)
 
 
 def _check_time_and_payload(headers: Any, body: bytes, now: datetime) -> str:
@@ -276,6 +320,7 @@ class FrontDoor:
         except Refusal as refusal:
             status, answer = refusal.status, refusal.body(urlsplit(target).path)
             sent = [("Content-Type", "application/xml"), ("Content-Length", str(len(answer)))]
+            environ[SAID] = f"{refusal.code}: {refusal.said}"
         else:
             status, sent, answer = self._forward(method, target, headers, body)
         start_response(f"{status} {_phrase(status)}", sent)
@@ -338,5 +383,5 @@ def make_s3_front(
 ) -> Server:
     """The front door on 127.0.0.1:`port`, forwarding to the emulator at `upstream`, taking the
     signatures of `keys` (access key -> credentials); call serve_forever() on it (and
-    shutdown() to stop). Refused requests are logged."""
-    return make("127.0.0.1", port, FrontDoor(upstream, keys, clock), "s3", failures_only=True)
+    shutdown() to stop). Each request is logged, a refusal with what differed."""
+    return make("127.0.0.1", port, FrontDoor(upstream, keys, clock), "s3", with_query=False)

@@ -243,3 +243,36 @@ def test_an_unsigned_x_amz_header_on_a_presigned_put_is_refused(
     assert smuggled.status_code == 403
     assert "<Code>AccessDenied</Code>" in smuggled.text
     assert f"not signed: {header[0]}" in smuggled.text
+
+
+def test_a_refused_upload_says_what_differed_and_every_request_gets_a_line(
+    front_door: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = s3_client(front_door, KEY).generate_presigned_url(
+        "put_object",
+        Params={"Bucket": "bucket", "Key": "k.png", "ContentType": "image/png", "ContentLength": 3},
+        ExpiresIn=300,
+    )
+    capsys.readouterr()
+
+    wrong = requests.put(url, data=b"four", headers={"Content-Type": "text/plain"}, timeout=10)
+    right = requests.put(url, data=b"png", headers={"Content-Type": "image/png"}, timeout=10)
+    unsigned = requests.put(f"http://127.0.0.1:{front_door}/bucket/k.png", data=b"png", timeout=10)
+
+    # The body, as S3's, carries what the front door computed from the request.
+    assert wrong.status_code == 403
+    assert "<CanonicalRequest>PUT\n/bucket/k.png\n" in wrong.text
+    assert "content-type:text/plain\n" in wrong.text
+    assert "<StringToSign>AWS4-HMAC-SHA256\n" in wrong.text
+    assert f"<AWSAccessKeyId>{KEY.access_key}</AWSAccessKeyId>" in wrong.text
+    # The terminal says it in words, one line per request, successes too.
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[s3]")]
+    assert lines == [
+        "[s3] PUT /bucket/k.png -> 403 SignatureDoesNotMatch: signature does not match: it"
+        " signs content-length, content-type, host; this request sent content-length: 4;"
+        " content-type: text/plain (a ticket signs its file's type and size)",
+        "[s3] PUT /bucket/k.png -> 200",
+        "[s3] PUT /bucket/k.png -> 403 AccessDenied: no signature: S3 takes a presigned URL or a"
+        " signed Authorization header",
+    ]
+    assert (right.status_code, unsigned.status_code) == (200, 403)
