@@ -512,15 +512,18 @@ def _validated(
         return model.model_validate(values)
     except ValidationError as exc:
         problems.extend(
-            {
-                "loc": [*prefix, *error["loc"]],
-                # A rule's own words: pydantic's prefix for them names Python, not the field.
-                "msg": error["msg"].removeprefix("Value error, "),
-                "type": error["type"],
-            }
+            {"loc": [*prefix, *error["loc"]], "msg": _message(error), "type": error["type"]}
             for error in exc.errors(include_input=False, include_url=False)
         )
         return None
+
+
+def _message(error: Any) -> str:
+    """A validation error in the contract's words: pydantic names Python's types and its own
+    prefixes, which a client of a JSON API has no use for."""
+    if error["type"] == "model_type":
+        return "should be a JSON object"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def _openapi_document(api: Api) -> dict[str, Any]:

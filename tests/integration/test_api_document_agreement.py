@@ -262,3 +262,13 @@ def test_a_refused_name_or_file_name_is_told_in_words_not_as_the_pattern(
             "type": "value_error",
         }
     ]
+
+
+@pytest.mark.parametrize("body", ["[]", '"ada"', "3", "null"])
+def test_a_body_that_is_no_object_is_told_so_without_class_names(api: ApiClient, body: str) -> None:
+    response = api.request("POST", "/users", raw_body=body)
+
+    assert response.status == 400
+    assert response.body["details"] == [
+        {"loc": [], "msg": "should be a JSON object", "type": "model_type"}
+    ]
