@@ -23,11 +23,9 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from werkzeug.wsgi import get_input_stream
-
 from devtools.lambda_events import load_event
 from devtools.local.functions import FunctionPool, InvocationError
-from devtools.local.http import HEADERS, Server, framing_refusal, make
+from devtools.local.http import HEADERS, Server, framing_refusal, make, read_body
 from devtools.template import Evaluator, _resolve_conditionals
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
@@ -229,11 +227,9 @@ def _claims_for(
 ) -> dict[str, str] | None:
     """The claims the function gets for a request naming its caller in `header` (None: no
     authorizer); Unauthorized when the caller's token would not pass the route's authorizer."""
-    if header is None:
-        return None
+    if header is None or route.scopes is None:
+        return None  # no token, or an open method (a preflight): no authorizer, no claims
     claims = caller_claims(header, trigger)
-    if route.scopes is None:
-        return None  # an open method (a preflight): no authorizer, no claims
     if not set(route.scopes) & set(claims["scope"].split()):
         raise Unauthorized(header)
     return claims
@@ -318,7 +314,9 @@ class Gateway:
         # Matched as sent, percent-encoded: each path parameter is decoded once, by the route,
         # as API Gateway decodes it.
         target = environ.get("RAW_URI") or "/"
-        body = get_input_stream(environ).read()
+        body = read_body(environ)
+        if body is None:
+            return 400, [("Connection", "close")], BAD_REQUEST
         found = _route_for(self.routes, method, urlsplit(target).path or "/")
         if found is None:
             return 403, [], MISSING_TOKEN

@@ -15,13 +15,27 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from werkzeug.exceptions import ClientDisconnected
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
+from werkzeug.wsgi import get_input_stream
 
 # The request's header lines as sent (werkzeug's environ joins repeated ones and drops names
 # with an underscore).
 HEADERS = "local.headers"
 # What the application says of its answer, in plain words, for the request's log line.
 SAID = "local.said"
+MALFORMED = "local.malformed_headers"
+READ_TIMEOUT_SECONDS = 30
+
+
+def read_body(environ: dict[str, Any]) -> bytes | None:
+    """The request's body (chunked or of its Content-Length); None when its framing breaks
+    while it is read (a chunk header werkzeug cannot read, a client gone)."""
+    try:
+        return bytes(get_input_stream(environ).read())
+    except (OSError, ValueError, ClientDisconnected):
+        return None
+
 
 type App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -35,15 +49,27 @@ class Server(ThreadedWSGIServer):
 
 def framing_refusal(environ: dict[str, Any]) -> str | None:
     """Why AWS would refuse the request's framing, or None."""
+    names = [name for name, _ in environ.get(HEADERS, [])]
     length = environ.get("CONTENT_LENGTH")
     encoding = environ.get("HTTP_TRANSFER_ENCODING")
-    if length is not None and not (length.isascii() and length.isdigit()):
-        return "Content-Length is not a number of bytes"
-    if encoding is not None and length is not None:
-        return "Content-Length and Transfer-Encoding together"
-    if encoding is not None and encoding.strip().lower() != "chunked":
-        return f"Transfer-Encoding {encoding[:40]!r} is not chunked"
-    return None
+    refusals = [
+        (bool(environ.get(MALFORMED)), "a header line that is no header"),
+        (any(name != name.strip() or " " in name for name in names), "a header name with a space"),
+        (sum(name.lower() == "content-length" for name in names) > 1, "two Content-Lengths"),
+        (
+            length is not None and not (length.isascii() and length.isdigit()),
+            "Content-Length is not a number of bytes",
+        ),
+        (
+            encoding is not None and length is not None,
+            "Content-Length and Transfer-Encoding together",
+        ),
+        (
+            encoding is not None and encoding.strip().lower() != "chunked",
+            "a Transfer-Encoding other than chunked",
+        ),
+    ]
+    return next((reason for refused, reason in refusals if refused), None)
 
 
 def make(host: str, port: int, app: App, label: str, *, with_query: bool = True) -> Server:
@@ -52,10 +78,15 @@ def make(host: str, port: int, app: App, label: str, *, with_query: bool = True)
 
     class Handler(WSGIRequestHandler):
         protocol_version = "HTTP/1.1"
+        # A client that stops sending mid-request is dropped, not waited for.
+        timeout = READ_TIMEOUT_SECONDS
 
         def make_environ(self) -> Any:
             environ = super().make_environ()
             environ[HEADERS] = list(self.headers.items())
+            # A header line the parser could not read ("Content-Length : 5") ends the headers
+            # there: what follows would be taken for the body.
+            environ[MALFORMED] = bool(getattr(self.headers, "defects", None))
             return environ
 
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

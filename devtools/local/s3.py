@@ -27,9 +27,8 @@ from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from werkzeug.datastructures import Headers
-from werkzeug.wsgi import get_input_stream
 
-from devtools.local.http import HEADERS, SAID, Server, framing_refusal, make
+from devtools.local.http import HEADERS, SAID, Server, framing_refusal, make, read_body
 
 # Hop-by-hop headers: they describe one connection and are not forwarded.
 HOP_BY_HOP = frozenset(
@@ -205,24 +204,31 @@ def check_request(
     query = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
     if "X-Amz-Signature" in query or "X-Amz-Credential" in query:
         check_presigned(method, target, headers, keys, now)
-        signed = set(query.get("X-Amz-SignedHeaders", "").split(";"))
-        unsigned = sorted(
-            name.lower()
-            for name, _ in headers.items()
-            if name.lower().startswith("x-amz-") and name.lower() not in signed
-        )
-        if unsigned:
-            raise Refusal(
-                403,
-                "AccessDenied",
-                "There were headers present in the request which were not signed:"
-                f" {', '.join(unsigned)[:200]}",
-            )
+        _all_x_amz_signed(headers, query.get("X-Amz-SignedHeaders", ""))
         return
     if headers.get("Authorization") is not None:
         check_authorization(method, target, headers, body, keys=keys, now=now)
+        found = AUTHORIZATION.match(str(headers.get("Authorization")).strip())
+        _all_x_amz_signed(headers, found["signed"] if found else "")
         return
     check_presigned(method, target, headers, keys, now)  # refuses the unsigned request
+
+
+def _all_x_amz_signed(headers: Any, signed_headers: str) -> None:
+    """S3's rule: every x-amz-* header a signed request carries is one its signature covers."""
+    signed = set(signed_headers.split(";"))
+    unsigned = sorted(
+        name.lower()
+        for name, _ in headers.items()
+        if name.lower().startswith("x-amz-") and name.lower() not in signed
+    )
+    if unsigned:
+        raise Refusal(
+            403,
+            "AccessDenied",
+            "There were headers present in the request which were not signed:"
+            f" {', '.join(unsigned)[:200]}",
+        )
 
 
 def check_authorization(
@@ -335,7 +341,10 @@ class FrontDoor:
             raise Refusal(
                 411, "MissingContentLength", "You must provide the Content-Length HTTP header."
             )
-        return bytes(get_input_stream(environ).read())
+        body = read_body(environ)
+        if body is None:
+            raise Refusal(400, "IncompleteBody", "The request body could not be read whole.")
+        return body
 
     def _forward(
         self, method: str, target: str, headers: Headers, body: bytes

@@ -490,8 +490,9 @@ def _json_body(event: Mapping[str, Any]) -> Any:
     if len(str(body).encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
         raise BodyTooLarge(MAX_BODY_BYTES)
     try:
-        # Numbers exact: 1e-400 is a fraction to refuse, not the 0.0 a float rounds it to.
-        return json.loads(body, parse_float=Decimal)
+        # Numbers exact: 1e-400 is a fraction to refuse, not the 0.0 a float rounds it to, and
+        # an integer of 5,000 digits a value its field refuses, not an error of the parser.
+        return json.loads(body, parse_float=Decimal, parse_int=Decimal)
     except (ValueError, RecursionError):
         return _NOT_JSON
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -88,6 +89,14 @@ def caller(event: Mapping[str, Any]) -> str:
     return str(claims.get("sub") or "")
 
 
+def _number(value: object) -> object:
+    """A body's number (read as Decimal) in the fingerprint: an integer as a JSON integer,
+    anything else as its digits."""
+    if isinstance(value, Decimal) and value == value.to_integral_value() and value.adjusted() < 30:
+        return int(value)
+    return str(value)
+
+
 @dataclass
 class KeyedRequest:
     """One request under an Idempotency-Key."""
@@ -106,7 +115,7 @@ class KeyedRequest:
             [event.get("httpMethod"), event.get("path"), document],
             sort_keys=True,
             separators=(",", ":"),
-            default=str,  # the body's exact numbers (Decimal), as written
+            default=_number,
         )
         return cls(store, scoped, hashlib.sha256(canonical.encode()).hexdigest())
 

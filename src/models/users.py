@@ -218,4 +218,12 @@ class Caller:
         return cls(admin=ADMIN_SCOPE in scopes, email=email)
 
     def may_see(self, user: User) -> bool:
-        return self.admin or (self.email is not None and self.email == user.email)
+        if self.admin:
+            return True
+        if self.email is None:
+            return False
+        # An address stored before emails were folded (lower case only) is folded here.
+        try:
+            return self.email in (user.email, normalise_email(user.email))
+        except ValueError:
+            return False

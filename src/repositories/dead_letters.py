@@ -5,6 +5,7 @@ that say why, and then acknowledged (never retried)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,6 +21,8 @@ RULE_ATTRIBUTE = "rejectionRule"
 MESSAGE_ID_ATTRIBUTE = "originalMessageId"
 # A reason is cut to this many characters (refusals name at most ten problems).
 MAX_REASON_LENGTH = 1000
+# What SQS takes in a message attribute's string: its body's characters.
+_NOT_SQS_TEXT = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class SqsDeadLetterQueue:
@@ -37,7 +40,7 @@ class SqsDeadLetterQueue:
                 MessageAttributes={
                     REASON_ATTRIBUTE: {
                         "DataType": "String",
-                        "StringValue": reason[:MAX_REASON_LENGTH],
+                        "StringValue": _NOT_SQS_TEXT.sub("?", reason[:MAX_REASON_LENGTH]),
                     },
                     RULE_ATTRIBUTE: {"DataType": "String", "StringValue": rule},
                     MESSAGE_ID_ATTRIBUTE: {"DataType": "String", "StringValue": message_id},

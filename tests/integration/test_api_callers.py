@@ -92,3 +92,32 @@ def test_an_api_without_an_authorizer_lets_every_caller_do_everything(
     # The local stack, and a development stack deployed with UnsafeOpenDevelopmentApi=yes.
     assert api.request("GET", "/users").body["count"] == 2
     assert api.request("DELETE", f"/users/{users['Bob']['userId']}").status == 204
+
+
+def test_a_user_stored_before_emails_were_folded_still_reads_their_record(
+    api: ApiClient, users_table: str
+) -> None:
+    import boto3
+
+    # An address stored in lower case only, as the service stored it before NFKC folding.
+    created = api.request("POST", "/users", {"email": "ann@example.com", "name": "Ann"})
+    boto3.client("dynamodb").update_item(
+        TableName=users_table,
+        Key={"userId": {"S": created.body["userId"]}},
+        UpdateExpression="SET email = :old",
+        ExpressionAttributeValues={":old": {"S": "straße@example.com"}},
+    )
+    caller = {"sub": "ann-1", "scope": SELF_SCOPE, "email": "Straße@example.com"}
+
+    response = api.request("GET", f"/users/{created.body['userId']}", claims=caller)
+
+    assert (response.status, response.body["name"]) == (200, "Ann")
+
+
+def test_an_integer_beyond_any_bound_is_refused_naming_its_field(api: ApiClient) -> None:
+    body = '{"email": "ada@example.com", "name": "Ada", "age": ' + "9" * 5000 + "}"
+
+    response = api.request("POST", "/users", raw_body=body)
+
+    assert response.status == 400
+    assert [problem["loc"] for problem in response.body["details"]] == [["age"]]

@@ -101,6 +101,18 @@ FRAMING = [
         [400],
     ),
     ("a Transfer-Encoding other than chunked", b"Transfer-Encoding: gzip\r\n\r\n", [400]),
+    ("two Content-Lengths", b"Content-Length: 5\r\nContent-Length: 0\r\n\r\nhello", [400]),
+    (
+        "two Content-Lengths, the second longer",
+        b"Content-Length: 5\r\nContent-Length: 50\r\n\r\nhello",
+        [400],
+    ),
+    ("a space before a header's colon", b"Content-Length : 5\r\n\r\nhello", [400]),
+    (
+        "a chunk size that is no number",
+        b"Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        [400],
+    ),
     ("a header line over 64 KiB", b"X-Long: " + b"a" * 70_000 + b"\r\n\r\n", [431]),
     ("more than 100 headers", b"".join(b"X-%d: 1\r\n" % n for n in range(120)) + b"\r\n", [431]),
 ]
@@ -276,3 +288,16 @@ def test_a_refused_upload_says_what_differed_and_every_request_gets_a_line(
         " signed Authorization header",
     ]
     assert (right.status_code, unsigned.status_code) == (200, 403)
+
+
+def test_an_unsigned_x_amz_header_on_a_header_signed_request_is_refused(front_door: int) -> None:
+    client = s3_client(front_door, KEY)
+
+    def add_unsigned(request: Any, **_: Any) -> None:
+        request.headers["x-amz-acl"] = "public-read"
+
+    # Added after the signature is made, as a proxy or a tampering client would.
+    client.meta.events.register_last("before-send.s3.PutObject", add_unsigned)
+
+    with pytest.raises(Exception, match="AccessDenied"):
+        client.put_object(Bucket="bucket", Key="k.txt", Body=b"abc")

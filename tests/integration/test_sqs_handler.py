@@ -414,3 +414,19 @@ def metric_totals(output: str) -> dict[str, int]:
             count = sum(value) if isinstance(value, list) else value
             totals[metric["Name"]] = totals.get(metric["Name"], 0) + int(count)
     return totals
+
+
+def test_a_reason_naming_characters_sqs_refuses_still_reaches_the_dlq(
+    order_dlq: DeadLetterInbox,
+) -> None:
+    import boto3
+
+    from src.repositories.dead_letters import SqsDeadLetterQueue
+
+    dlq = SqsDeadLetterQueue(boto3.client("sqs"), os.environ["DEAD_LETTER_QUEUE_URL"])
+
+    assert dlq.set_aside(
+        "{}", "m-1", "not a valid order event: \x01\uffff: is not allowed", "invalid-message"
+    )
+    (letter,) = order_dlq.drain()
+    assert letter["rejectionReason"] == "not a valid order event: ??: is not allowed"

@@ -286,6 +286,13 @@ def test_every_deployed_stack_asks_a_cognito_token_on_every_route_but_preflight(
     assert resources["AccessTokenFunction"]["Properties"]["Handler"] == (
         "src.handlers.token_handler.handler"
     )
+    # A user's email, which names their record, changes only once verified, and never by the
+    # user alone.
+    pool = resources["UserPool"]["Properties"]
+    assert pool["UserAttributeUpdateSettings"]["AttributesRequireVerificationBeforeUpdate"] == [
+        "email"
+    ]
+    assert "email" not in resources["UserPoolClient"]["Properties"]["WriteAttributes"]
     scopes = resources["UsersApiScopes"]["Properties"]
     assert {f"{scopes['Identifier']}/{s['ScopeName']}" for s in scopes["Scopes"]} == set(everyone)
 
@@ -293,12 +300,16 @@ def test_every_deployed_stack_asks_a_cognito_token_on_every_route_but_preflight(
 def test_the_token_trigger_grants_the_administrators_scope_to_their_group_alone() -> None:
     from src.handlers.token_handler import handler
 
-    def scopes_for(groups: list[str]) -> Any:
+    def scopes_for(groups: list[str], email_verified: str = "true") -> Any:
         event = {
             "version": "2",
             "triggerSource": "TokenGeneration_Authentication",
             "request": {
-                "userAttributes": {"email": "ada@example.com", "sub": "s-1"},
+                "userAttributes": {
+                    "email": "ada@example.com",
+                    "email_verified": email_verified,
+                    "sub": "s-1",
+                },
                 "groupConfiguration": {"groupsToOverride": groups},
                 "scopes": ["aws.cognito.signin.user.admin"],
             },
@@ -311,6 +322,9 @@ def test_the_token_trigger_grants_the_administrators_scope_to_their_group_alone(
         "scopesToAdd": [SELF_SCOPE],
         "claimsToAddOrOverride": {"email": "ada@example.com"},
     }
+    # An address not verified names no record: a user who sets another's email gets none.
+    unverified = scopes_for([], email_verified="false")
+    assert unverified == {"scopesToAdd": [SELF_SCOPE]}
     assert scopes_for(["readers"])["scopesToAdd"] == [SELF_SCOPE]
     assert scopes_for([ADMINISTRATORS_GROUP])["scopesToAdd"] == [SELF_SCOPE, ADMIN_SCOPE]
 
