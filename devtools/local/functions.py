@@ -208,12 +208,18 @@ def versions_from_template(
     return versions
 
 
-def stream_logs(function: str, output: IO[str]) -> None:
-    """Copy an environment's output to the terminal, each line prefixed by its function."""
+def stream_logs(version: Version, output: IO[str]) -> None:
+    """Copy an environment's output to the terminal, each line prefixed by its function, with
+    the copy of the code it runs named as the file it was copied from (a traceback points at
+    the repository's file, the one to edit)."""
+    copied, source = (
+        f"{version.task_root}{os.sep}src{os.sep}",
+        f"{version.source}{os.sep}src{os.sep}",
+    )
 
     def copy() -> None:
         for line in output:
-            sys.stdout.write(f"[{function}] {line}")
+            sys.stdout.write(f"[{version.function}] {line.replace(copied, source)}")
             sys.stdout.flush()
 
     threading.Thread(target=copy, daemon=True).start()
@@ -248,7 +254,7 @@ class ExecutionEnvironment:
         os.close(write_fd)
         assert process.stdin is not None
         assert process.stdout is not None
-        stream_logs(version.function, process.stdout)
+        stream_logs(version, process.stdout)
         environment = cls(version, process.pid, process.stdin, os.fdopen(read_fd))
         environment._process = process
         return environment

@@ -69,7 +69,7 @@ class Snapshot:
         )
         theirs.close()
         assert process.stdout is not None
-        stream_logs(version.function, process.stdout)
+        stream_logs(version, process.stdout)
         ours.settimeout(INIT_TIMEOUT)
         try:
             status = _read_line(ours)
@@ -103,7 +103,7 @@ class Snapshot:
             for fd in (stdin_write, output_read, results_read):
                 os.close(fd)
             raise InvocationError("Runtime.RestoreError: the snapshot process is gone")
-        stream_logs(self.version.function, os.fdopen(output_read))
+        stream_logs(self.version, os.fdopen(output_read))
         return ExecutionEnvironment(
             self.version, int(reply), os.fdopen(stdin_write, "w"), os.fdopen(results_read)
         )

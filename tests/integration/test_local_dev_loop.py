@@ -12,6 +12,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections.abc import Callable
@@ -209,6 +210,24 @@ def test_a_package_the_artifact_lacks_fails_as_on_lambda_until_the_line_goes(
 
         assert recovered is not None, stack.log
         assert recovered.json() == user
+
+
+def test_a_syntax_error_s_traceback_names_the_file_in_the_repository(
+    tmp_path: Path, code: Path
+) -> None:
+    handler = code / HANDLER
+    with local_stack(tmp_path, LOCAL_CODE_DIR=str(code)) as stack:
+        handler.write_text(handler.read_text() + "\ndef broken(:\n")
+        failed = first(
+            lambda: requests.get(f"{stack.api}/openapi.json", timeout=30),
+            lambda response: response.status_code == 502,
+        )
+
+        assert failed is not None, stack.log
+        assert "Runtime.UserCodeSyntaxError" in stack.log
+        # The file a developer edits, not the stack's copy of it.
+        assert f'File "{handler}"' in stack.log, stack.log
+        assert f"{tempfile.gettempdir()}" not in stack.log.replace(str(tmp_path), ""), stack.log
 
 
 def test_snapstart_inits_once_and_restores_a_copy_per_concurrent_environment(
