@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from devtools.lambda_events import load_event
 from devtools.local.functions import FunctionPool, InvocationError
-from devtools.local.http import HEADERS, Server, framing_refusal, make, read_body
+from devtools.local.http import HTTPRefusal, Problem, Request, Response, Server, make
 from devtools.template import Evaluator, _resolve_conditionals
 
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/x-www-form-urlencoded")
@@ -36,7 +35,25 @@ COGNITO_SCOPE = "aws.cognito.signin.user.admin"
 UNAUTHORIZED = b'{"message":"Unauthorized"}'
 MISSING_TOKEN = b'{"message":"Missing Authentication Token"}'
 INTERNAL_ERROR = b'{"message": "Internal server error"}'
-BAD_REQUEST = b'{"message":"Bad Request"}'
+# API Gateway's quotas for a REST API: "payload size", "total combined size of request line and
+# header values" and "length of the URL for a regional API".
+MAX_PAYLOAD = 10 * 2**20
+MAX_REQUEST_HEAD = 10_240
+MAX_URL = 10_240
+# How the gateway words what it refuses in a request's framing (quotas and the server's
+# Problems): the status, and the message of its JSON body.
+REFUSALS = {
+    Problem.MALFORMED: (400, "Bad Request"),
+    Problem.TARGET_TOO_LONG: (414, "Request-URI Too Long"),
+    Problem.HEADERS_TOO_LARGE: (431, "Request Header Fields Too Large"),
+    Problem.ENCODING_NOT_IMPLEMENTED: (501, "Not Implemented"),
+    Problem.VERSION_NOT_SUPPORTED: (505, "HTTP Version Not Supported"),
+    Problem.BODY_INCOMPLETE: (400, "Bad Request"),
+    Problem.BODY_TOO_LARGE: (413, "Request Too Long"),
+    Problem.TIMEOUT: (408, "Request Timeout"),
+    Problem.INVALID_ANSWER: (502, "Internal server error"),
+    Problem.INTERNAL: (500, "Internal server error"),
+}
 
 
 @dataclass(frozen=True)
@@ -270,27 +287,29 @@ def proxy_response(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
     return status, headers, raw
 
 
-def _answer(
-    start_response: Callable[..., Any],
-    method: str,
-    status: int,
-    headers: list[tuple[str, str]],
-    body: bytes,
-) -> list[bytes]:
-    sent = [(n, v) for n, v in headers if n.lower() not in ("content-length", "connection")]
-    if body and not any(name.lower() == "content-type" for name, _ in sent):
-        sent.append(("Content-Type", "application/json"))
-    sent.append(("Content-Length", str(len(body))))
-    start_response(f"{status} {HTTPStatus(status).phrase if status in _PHRASES else ''}", sent)
-    return [] if method == "HEAD" else [body]
+def framing_problem(request: Request) -> Problem | None:
+    """What API Gateway refuses in the request's framing, or None."""
+    if request.content_length is not None and request.header("Transfer-Encoding") is not None:
+        return Problem.MALFORMED  # two framings: which one a proxy before it believed is unknown
+    if len(request.target) > MAX_URL:
+        return Problem.TARGET_TOO_LONG
+    request_line = len(request.method) + len(request.target) + len(" HTTP/1.1") + 1
+    if request_line + sum(len(value) for _, value in request.headers) > MAX_REQUEST_HEAD:
+        return Problem.HEADERS_TOO_LARGE
+    if (request.content_length or 0) > MAX_PAYLOAD:
+        return Problem.BODY_TOO_LARGE
+    return None
 
 
-_PHRASES = {status.value for status in HTTPStatus}
+def _json(status: int, headers: list[tuple[str, str]], body: bytes) -> Response:
+    if body and not any(name.lower() == "content-type" for name, _ in headers):
+        headers = [*headers, ("Content-Type", "application/json")]
+    return Response(status, headers, body)
 
 
 class Gateway:
-    """The gateway's WSGI application: routes, the functions' pools, the stage, and the pool
-    of the user pool's token trigger."""
+    """The gateway's application: routes, the functions' pools, the stage, and the pool of the
+    user pool's token trigger."""
 
     def __init__(
         self,
@@ -301,28 +320,25 @@ class Gateway:
     ) -> None:
         self.routes, self.pools, self.stage, self.trigger = routes, pools, stage, trigger
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        method = environ["REQUEST_METHOD"].upper()
-        status, headers, body = self._serve(environ, method)
-        return _answer(start_response, method, status, headers, body)
+    def __call__(self, request: Request) -> Response:
+        return _json(*self._serve(request))
 
-    def _serve(
-        self, environ: dict[str, Any], method: str
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
-        if framing_refusal(environ) is not None:
-            return 400, [("Connection", "close")], BAD_REQUEST
+    def refusal(self, problem: Problem, request: Request | None) -> Response:
+        status, message = REFUSALS[problem]
+        return _json(status, [], json.dumps({"message": message}).encode())
+
+    def _serve(self, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
+        problem = framing_problem(request)
+        if problem is not None:
+            raise HTTPRefusal(problem)
         # Matched as sent, percent-encoded: each path parameter is decoded once, by the route,
         # as API Gateway decodes it.
-        target = environ.get("RAW_URI") or "/"
-        body = read_body(environ)
-        if body is None:
-            return 400, [("Connection", "close")], BAD_REQUEST
+        method, target = request.method.upper(), request.target
         found = _route_for(self.routes, method, urlsplit(target).path or "/")
         if found is None:
             return 403, [], MISSING_TOKEN
         route, parameters = found
-        headers: list[tuple[str, str]] = environ[HEADERS]
-        caller = next((v for k, v in headers if k.lower() == LOCAL_CALLER_HEADER.lower()), None)
+        caller = request.header(LOCAL_CALLER_HEADER)
         try:
             claims = _claims_for(route, caller, self.pools.get(self.trigger or ""))
         except Unauthorized:
@@ -330,11 +346,11 @@ class Gateway:
         event = build_event(
             method=method,
             raw_path=target,
-            headers=headers,
-            body=body,
+            headers=request.headers,
+            body=request.body.read(MAX_PAYLOAD),
             route=route,
             path_parameters=parameters,
-            source_ip=environ.get("REMOTE_ADDR", "127.0.0.1"),
+            source_ip=request.client,
             stage=self.stage,
             claims=claims,
         )

@@ -4,10 +4,13 @@ they issue goes through it (AWS_ENDPOINT_URL_S3), and it is forwarded to the emu
 The emulator accepts any signature, so on its own it takes what S3 refuses. Here each request
 is checked as S3 checks it for its kind before it is forwarded: a presigned request (SigV4 in
 the query string) by its signature over the method, path, query and signed headers (a ticket
-signs Content-Type and Content-Length), its access key and its expiry, with every `x-amz-*`
-header it carries signed; a request signed in the Authorization header (the SDK's) by its
-SigV4 signature, its key, its time and its payload's digest. A request with neither is refused
-as S3 refuses it for a private bucket. The servers' framing rules are devtools/local/http.py's.
+signs Content-Type and Content-Length), its access key and its expiry; a request signed in the
+Authorization header (the SDK's) by its SigV4 signature, its key, its time and its payload's
+digest. Either way every `x-amz-*` header it carries must be signed. A request with neither is
+refused as S3 refuses it for a private bucket. Everything but the payload's digest is checked
+before the body is read, so a client waiting for `100 Continue` is refused before sending it.
+What S3 refuses in a request's framing is refused as S3 words it: a Transfer-Encoding (S3 takes
+none, chunked included), a PUT or POST without a Content-Length, a header section over 8 KiB.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import http.client
 import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
+from email.message import Message
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
@@ -26,9 +29,8 @@ from xml.sax.saxutils import escape
 from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
-from werkzeug.datastructures import Headers
 
-from devtools.local.http import HEADERS, SAID, Server, framing_refusal, make, read_body
+from devtools.local.http import Problem, Request, Response, Server, make
 
 # Hop-by-hop headers: they describe one connection and are not forwarded.
 HOP_BY_HOP = frozenset(
@@ -44,12 +46,18 @@ AUTH_PARAMETERS = (
     "X-Amz-Expires",
     "X-Amz-SignedHeaders",
 )
+# S3's limits: the request's header section (RequestHeaderSectionTooLarge) and one PUT's
+# object (EntityTooLarge).
+MAX_HEADER_SECTION = 8_192
+MAX_OBJECT = 5 * 2**30
+# The one x-amz-* header S3 takes unsigned.
+UNSIGNED_AMZ = frozenset({"x-amz-content-sha256"})
 
 
 class Refusal(Exception):
     """An answer S3 gives instead of doing the request: its status, code and message, the
     further elements S3 adds to its error (a signature's canonical request and string to
-    sign), and what differed in plain words, for the terminal."""
+    sign, the headers not signed), and what differed in plain words, for the terminal."""
 
     def __init__(
         self,
@@ -74,6 +82,11 @@ class Refusal(Exception):
             f"<Code>{self.code}</Code><Message>{escape(self.message)}</Message>{more}"
             f"<Resource>{escape(resource)}</Resource></Error>"
         ).encode()
+
+    def response(self, target: str, *, close: bool = False) -> Response:
+        headers = [("Content-Type", "application/xml")]
+        body = self.body(urlsplit(target).path)
+        return Response(self.status, headers, body, close, said=f"{self.code}: {self.said}")
 
 
 def _mismatch(
@@ -104,6 +117,53 @@ def _mismatch(
     )
 
 
+# How S3 words what the server refuses in a request's framing.
+PROBLEMS = {
+    Problem.MALFORMED: Refusal(
+        400, "BadRequest", "An error occurred when parsing the HTTP request."
+    ),
+    Problem.TARGET_TOO_LONG: Refusal(414, "RequestURITooLong", "The request line is too long."),
+    Problem.HEADERS_TOO_LARGE: Refusal(
+        400,
+        "RequestHeaderSectionTooLarge",
+        "Your request header section exceeds the maximum allowed size.",
+        elements={"MaxSizeAllowed": str(MAX_HEADER_SECTION)},
+    ),
+    Problem.ENCODING_NOT_IMPLEMENTED: Refusal(
+        501,
+        "NotImplemented",
+        "A header you provided implies functionality that is not implemented",
+        elements={"Header": "Transfer-Encoding"},
+    ),
+    Problem.VERSION_NOT_SUPPORTED: Refusal(
+        505, "HttpVersionNotSupported", "The HTTP version specified is not supported."
+    ),
+    Problem.BODY_INCOMPLETE: Refusal(
+        400,
+        "IncompleteBody",
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    ),
+    Problem.BODY_TOO_LARGE: Refusal(
+        400,
+        "EntityTooLarge",
+        "Your proposed upload exceeds the maximum allowed size",
+        elements={"MaxSizeAllowed": str(MAX_OBJECT)},
+    ),
+    Problem.TIMEOUT: Refusal(
+        400,
+        "RequestTimeout",
+        "Your socket connection to the server was not read from or written to within the"
+        " timeout period. Idle connections will be closed.",
+    ),
+    Problem.INVALID_ANSWER: Refusal(
+        500, "InternalError", "We encountered an internal error. Please try again."
+    ),
+    Problem.INTERNAL: Refusal(
+        500, "InternalError", "We encountered an internal error. Please try again."
+    ),
+}
+
+
 def _auth_parameters(query: dict[str, str]) -> tuple[list[str], datetime, int]:
     """The credential scope, signing time and lifetime a SigV4 presigned URL gives."""
     missing = [name for name in AUTH_PARAMETERS if name not in query]
@@ -131,7 +191,7 @@ def _auth_parameters(query: dict[str, str]) -> tuple[list[str], datetime, int]:
 
 
 def check_presigned(
-    method: str, target: str, headers: Any, keys: Mapping[str, Credentials], now: datetime
+    method: str, target: str, headers: Message, keys: Mapping[str, Credentials], now: datetime
 ) -> None:
     """Raise a Refusal unless the request (its method, its request target as sent, its headers)
     is what a presigned URL of one of `keys` (access key -> credentials) allows at `now`, as
@@ -148,33 +208,45 @@ def check_presigned(
             said="no signature: S3 takes a presigned URL or a signed Authorization header",
         )
     scope, signed_at, expires = _auth_parameters(query)
-    credentials = keys.get(scope[0])
-    if credentials is None:
-        raise Refusal(
-            403,
-            "InvalidAccessKeyId",
-            "The AWS Access Key Id you provided does not exist in our records.",
-        )
+    credentials = _credentials(keys, scope[0])
     if now > signed_at + timedelta(seconds=expires):
         expired = (signed_at + timedelta(seconds=expires)).strftime("%Y-%m-%dT%H:%M:%SZ")
         raise Refusal(403, "AccessDenied", "Request has expired", said=f"expired at {expired}")
     unsigned_query = "&".join(
         pair for pair in split.query.split("&") if not pair.startswith("X-Amz-Signature=")
     )
-    request = AWSRequest(
-        method=method, url=f"http://{headers.get('host', '')}{split.path}?{unsigned_query}"
+    request = _signed_request(
+        method, f"{split.path}?{unsigned_query}", headers, query["X-Amz-SignedHeaders"]
     )
-    signed = query["X-Amz-SignedHeaders"].split(";")
-    for name in signed:
-        if headers.get(name) is not None:
-            request.headers[name] = headers[name]
     request.context["timestamp"] = query["X-Amz-Date"]
     signer = S3SigV4QueryAuth(credentials, "s3", scope[2])
     expected = signer.signature(
         signer.string_to_sign(request, signer.canonical_request(request)), request
     )
     if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
+        signed = query["X-Amz-SignedHeaders"].split(";")
         raise _mismatch(scope[0], signer, request, query["X-Amz-Signature"], signed)
+
+
+def _credentials(keys: Mapping[str, Credentials], access_key: str) -> Credentials:
+    credentials = keys.get(access_key)
+    if credentials is None:
+        raise Refusal(
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        )
+    return credentials
+
+
+def _signed_request(method: str, target: str, headers: Message, signed: str) -> AWSRequest:
+    """The request as its signer saw it: `target`, and the headers `signed` names (each value
+    sent, in order)."""
+    request = AWSRequest(method=method, url=f"http://{headers.get('host', '')}{target}")
+    for name in signed.split(";"):
+        for value in headers.get_all(name) or []:
+            request.headers[name] = value
+    return request
 
 
 # SigV4 in the Authorization header, as the SDKs write it.
@@ -188,60 +260,70 @@ SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided."
     " Check your key and signing method."
 )
+# What x-amz-content-sha256 may say besides the payload's digest.
+PAYLOAD_KINDS = (
+    "UNSIGNED-PAYLOAD",
+    "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
+    "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+    "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD",
+    "STREAMING-AWS4-ECDSA-P256-SHA256-PAYLOAD-TRAILER",
+)
+DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 def check_request(
     method: str,
     target: str,
-    headers: Any,
-    body: bytes,
+    headers: Message,
     *,
     keys: Mapping[str, Credentials],
     now: datetime,
 ) -> None:
-    """Raise a Refusal unless S3 would take the request as signed: presigned, or signed in its
-    Authorization header by one of `keys`."""
+    """Raise a Refusal unless S3 would take the request as signed, presigned or in its
+    Authorization header by one of `keys`, with every x-amz-* header signed. The payload's
+    digest is check_payload's, once the body is read."""
     query = dict(parse_qsl(urlsplit(target).query, keep_blank_values=True))
     if "X-Amz-Signature" in query or "X-Amz-Credential" in query:
         check_presigned(method, target, headers, keys, now)
-        _all_x_amz_signed(headers, query.get("X-Amz-SignedHeaders", ""))
+        signed = query["X-Amz-SignedHeaders"]
+    elif headers.get("Authorization") is not None:
+        signed = check_authorization(method, target, headers, keys=keys, now=now)
+    else:
+        check_presigned(method, target, headers, keys, now)  # refuses the unsigned request
         return
-    if headers.get("Authorization") is not None:
-        check_authorization(method, target, headers, body, keys=keys, now=now)
-        found = AUTHORIZATION.match(str(headers.get("Authorization")).strip())
-        _all_x_amz_signed(headers, found["signed"] if found else "")
-        return
-    check_presigned(method, target, headers, keys, now)  # refuses the unsigned request
+    _check_all_signed(headers, set(signed.split(";")))
 
 
-def _all_x_amz_signed(headers: Any, signed_headers: str) -> None:
-    """S3's rule: every x-amz-* header a signed request carries is one its signature covers."""
-    signed = set(signed_headers.split(";"))
+def _check_all_signed(headers: Message, signed: set[str]) -> None:
+    """S3 refuses a signed request carrying an x-amz-* header (or a Host) its signature does
+    not cover."""
+    names = {name.lower() for name in headers}
     unsigned = sorted(
-        name.lower()
-        for name, _ in headers.items()
-        if name.lower().startswith("x-amz-") and name.lower() not in signed
+        name
+        for name in names
+        if ((name.startswith("x-amz-") and name not in UNSIGNED_AMZ) or name == "host")
+        and name not in signed
     )
     if unsigned:
         raise Refusal(
             403,
             "AccessDenied",
-            "There were headers present in the request which were not signed:"
-            f" {', '.join(unsigned)[:200]}",
+            "There were headers present in the request which were not signed",
+            elements={"HeadersNotSigned": ", ".join(unsigned)},
         )
 
 
 def check_authorization(
     method: str,
     target: str,
-    headers: Any,
-    body: bytes,
+    headers: Message,
     *,
     keys: Mapping[str, Credentials],
     now: datetime,
-) -> None:
-    """Raise a Refusal unless the request's SigV4 Authorization header is one of `keys`'s, for
-    this request, at `now`, as S3 decides it."""
+) -> str:
+    """The headers the request's SigV4 Authorization header signs (`a;b;c`); a Refusal unless
+    it is one of `keys`'s, for this request, at `now`, as S3 decides it."""
     found = AUTHORIZATION.match(str(headers.get("Authorization")).strip())
     scope = found["credential"].split("/") if found else []
     if found is None or len(scope) != 5 or scope[3:] != ["s3", "aws4_request"]:
@@ -251,32 +333,35 @@ def check_authorization(
             "The authorization header is malformed; it must be AWS4-HMAC-SHA256 with a"
             " Credential of an S3 scope, SignedHeaders and a Signature.",
         )
-    credentials = keys.get(scope[0])
-    if credentials is None:
+    credentials = _credentials(keys, scope[0])
+    stamp = _check_time(headers, now)
+    digest = headers.get("X-Amz-Content-SHA256")
+    if digest is None:
         raise Refusal(
-            403,
-            "InvalidAccessKeyId",
-            "The AWS Access Key Id you provided does not exist in our records.",
+            400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"
         )
-    stamp = _check_time_and_payload(headers, body, now)
-    request = AWSRequest(method=method, url=f"http://{headers.get('host', '')}{target}")
-    signed = found["signed"].split(";")
-    for name in signed:
-        if headers.get(name) is not None:
-            request.headers[name] = headers[name]
+    if not (DIGEST.fullmatch(digest) or digest in PAYLOAD_KINDS):
+        raise Refusal(
+            400,
+            "InvalidArgument",
+            "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, a STREAMING- payload kind, or a"
+            " valid sha256 value.",
+        )
+    request = _signed_request(method, target, headers, found["signed"])
     request.context["timestamp"] = stamp
     signer = S3SigV4Auth(credentials, "s3", scope[2])
     expected = signer.signature(
         signer.string_to_sign(request, signer.canonical_request(request)), request
     )
     if not hmac.compare_digest(expected, found["signature"]):
+        signed = found["signed"].split(";")
         raise _mismatch(scope[0], signer, request, found["signature"], signed)
+    return found["signed"]
 
 
-def _check_time_and_payload(headers: Any, body: bytes, now: datetime) -> str:
-    """The header-signed request's x-amz-date, checked against `now`, once its payload digest
-    is checked against `body`."""
-    stamp, digest = headers.get("X-Amz-Date") or "", headers.get("X-Amz-Content-SHA256")
+def _check_time(headers: Message, now: datetime) -> str:
+    """The header-signed request's x-amz-date, checked against `now`."""
+    stamp = headers.get("X-Amz-Date") or ""
     try:
         signed_at = datetime.strptime(stamp, SIGV4_DATE).replace(tzinfo=UTC)
     except ValueError:
@@ -289,22 +374,43 @@ def _check_time_and_payload(headers: Any, body: bytes, now: datetime) -> str:
             "RequestTimeTooSkewed",
             "The difference between the request time and the current time is too large.",
         )
-    if digest is None:
-        raise Refusal(
-            400, "InvalidRequest", "Missing required header for this request: x-amz-content-sha256"
-        )
-    if re.fullmatch(r"[0-9a-f]{64}", digest) and digest != hashlib.sha256(body).hexdigest():
+    return str(stamp)
+
+
+def check_payload(headers: Message, body: bytes) -> None:
+    """Raise a Refusal unless the body is the one a header-signed request's digest names."""
+    digest = headers.get("X-Amz-Content-SHA256")
+    if (
+        headers.get("Authorization") is not None
+        and digest is not None
+        and DIGEST.fullmatch(digest)
+        and digest != hashlib.sha256(body).hexdigest()
+    ):
         raise Refusal(
             400,
             "XAmzContentSHA256Mismatch",
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
         )
-    return str(stamp)
+
+
+def framing_refusal(request: Request) -> Refusal | None:
+    """What S3 refuses in the request's framing before looking at its signature, or None."""
+    if request.header("Transfer-Encoding") is not None:
+        return PROBLEMS[Problem.ENCODING_NOT_IMPLEMENTED]
+    if sum(len(name) + len(value) + 4 for name, value in request.headers) > MAX_HEADER_SECTION:
+        return PROBLEMS[Problem.HEADERS_TOO_LARGE]
+    if request.method in ("PUT", "POST") and request.content_length is None:
+        return Refusal(
+            411, "MissingContentLength", "You must provide the Content-Length HTTP header."
+        )
+    if (request.content_length or 0) > MAX_OBJECT:
+        return PROBLEMS[Problem.BODY_TOO_LARGE]
+    return None
 
 
 class FrontDoor:
-    """The front door's WSGI application: the emulator it forwards to, the keys whose
-    signatures it takes (access key -> credentials), and its clock."""
+    """The front door's application: the emulator it forwards to, the keys whose signatures
+    it takes (access key -> credentials), and its clock."""
 
     def __init__(
         self,
@@ -316,71 +422,51 @@ class FrontDoor:
         self.upstream = (target.hostname or "127.0.0.1", target.port or 80)
         self.keys, self.clock = dict(keys), clock
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        method = environ["REQUEST_METHOD"].upper()
-        target = environ.get("RAW_URI") or "/"
-        headers = Headers(environ[HEADERS])
-        try:
-            body = self._body(environ, method)
-            check_request(method, target, headers, body, keys=self.keys, now=self.clock())
-        except Refusal as refusal:
-            status, answer = refusal.status, refusal.body(urlsplit(target).path)
-            sent = [("Content-Type", "application/xml"), ("Content-Length", str(len(answer)))]
-            environ[SAID] = f"{refusal.code}: {refusal.said}"
-        else:
-            status, sent, answer = self._forward(method, target, headers, body)
-        start_response(f"{status} {_phrase(status)}", sent)
-        return [] if method == "HEAD" else [answer]
-
-    def _body(self, environ: dict[str, Any], method: str) -> bytes:
-        refusal = framing_refusal(environ)
+    def __call__(self, request: Request) -> Response:
+        headers = Message()
+        for name, value in request.headers:
+            headers[name] = value
+        refusal = framing_refusal(request)
         if refusal is not None:
-            raise Refusal(400, "BadRequest", refusal)
-        chunked = "HTTP_TRANSFER_ENCODING" in environ
-        if method in ("PUT", "POST") and "CONTENT_LENGTH" not in environ and not chunked:
-            raise Refusal(
-                411, "MissingContentLength", "You must provide the Content-Length HTTP header."
-            )
-        body = read_body(environ)
-        if body is None:
-            raise Refusal(400, "IncompleteBody", "The request body could not be read whole.")
-        return body
+            return refusal.response(request.target, close=True)
+        try:
+            check_request(request.method, request.target, headers, keys=self.keys, now=self.clock())
+            body = request.body.read(MAX_OBJECT)
+            check_payload(headers, body)
+        except Refusal as refused:
+            return refused.response(request.target)
+        return self._forward(request, body)
 
-    def _forward(
-        self, method: str, target: str, headers: Headers, body: bytes
-    ) -> tuple[int, list[tuple[str, str]], bytes]:
+    def refusal(self, problem: Problem, request: Request | None) -> Response:
+        return PROBLEMS[problem].response(request.target if request else "/")
+
+    def _forward(self, request: Request, body: bytes) -> Response:
         forwarded = {
             name: value
-            for name, value in headers.items()
+            for name, value in request.headers
             if name.lower() not in HOP_BY_HOP and name.lower() != "content-length"
         }
-        if body or method in ("PUT", "POST"):
+        if body or request.method in ("PUT", "POST"):
             forwarded["Content-Length"] = str(len(body))
         connection = http.client.HTTPConnection(*self.upstream, timeout=60)
         try:
-            connection.request(method, target, body=body, headers=forwarded)
+            connection.request(request.method, request.target, body=body, headers=forwarded)
             response = connection.getresponse()
             answer = response.read()
         except OSError as exc:
-            refusal = Refusal(503, "ServiceUnavailable", f"the emulator: {exc}")
-            answer = refusal.body(urlsplit(target).path)
-            return 503, [("Content-Type", "application/xml")], answer
+            return Refusal(503, "ServiceUnavailable", f"the emulator: {exc}").response(
+                request.target
+            )
         finally:
             connection.close()
+        # The emulator's framing is its connection's: the server frames the answer again (a
+        # HEAD keeps the object's Content-Length).
         passed = [
             (name, value)
             for name, value in response.getheaders()
-            if name.lower() not in HOP_BY_HOP | {"date", "server", "content-length"}
+            if name.lower() not in HOP_BY_HOP | {"date", "server"}
         ]
-        passed.append(("Content-Length", str(len(answer))))
-        return response.status, passed, answer
-
-
-def _phrase(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+        return Response(response.status, passed, answer)
 
 
 def make_s3_front(
