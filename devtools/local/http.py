@@ -82,7 +82,8 @@ class Body:
         self._connection, self._socket = connection, sock
 
     def read(self, limit: int | None = None) -> bytes:
-        """The whole body; Refused when it is incomplete, malformed, or longer than `limit`."""
+        """The whole body; an HTTPRefusal when it is incomplete, malformed, or longer than
+        `limit`."""
         if self._connection.they_are_waiting_for_100_continue:
             continue_ = h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
             self._socket.sendall(self._connection.send(continue_) or b"")
@@ -243,7 +244,8 @@ def _next_event(
     connection: h11.Connection, sock: socket.socket, problem: Problem, *, idle_ok: bool = False
 ) -> object:
     """The connection's next event, reading as needed; None when the client closed an idle
-    connection or left it silent. A parse failure is Refused with `problem` (or h11's own)."""
+    connection or left it silent. A parse failure is an HTTPRefusal of `problem` (or of the
+    problem h11 names)."""
     while True:
         try:
             event = connection.next_event()

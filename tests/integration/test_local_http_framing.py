@@ -45,10 +45,21 @@ class Echo:
         return {"statusCode": 200, "body": json.dumps(answer)}
 
 
+class Garbled:
+    """A function whose answer has a header no HTTP message can carry."""
+
+    def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
+        return {"statusCode": 200, "headers": {"X-Split": "a\r\nSet-Cookie: b"}, "body": "{}"}
+
+
 @pytest.fixture(scope="module")
 def gateway() -> Iterator[int]:
-    routes = [Route("/echo", "ANY", "Echo", _pattern("/echo"), _rank("/echo"))]
-    server = make_server("127.0.0.1", free_port(), routes, {"Echo": Echo()}, "v1")  # type: ignore[dict-item]
+    routes = [
+        Route("/echo", "ANY", "Echo", _pattern("/echo"), _rank("/echo")),
+        Route("/garbled", "ANY", "Garbled", _pattern("/garbled"), _rank("/garbled")),
+    ]
+    pools: Any = {"Echo": Echo(), "Garbled": Garbled()}
+    server = make_server("127.0.0.1", free_port(), routes, pools, "v1")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield int(server.server_address[1])
     server.shutdown()
@@ -222,6 +233,20 @@ def test_a_malformed_request_line_is_refused(
     port = request.getfixturevalue(server)
 
     assert statuses(port, request_line + b"\r\nHost: x\r\n\r\n") == [status]
+
+
+def test_an_answer_no_http_message_can_carry_is_502_and_the_connection_goes_on(
+    gateway: int,
+) -> None:
+    raw = (
+        b"GET /garbled HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+
+    answered = responses(exchange(gateway, raw))
+
+    assert answered[0] == (502, b'{"message": "Internal server error"}')
+    assert [status for status, _ in answered] == [502, 200]
 
 
 def test_a_url_over_api_gateways_limit_is_414(gateway: int) -> None:
