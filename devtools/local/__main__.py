@@ -1,7 +1,7 @@
 """`make dev`: run the whole service locally until Ctrl-C.
 
 Ports: LOCAL_API_PORT (3000) for the API, LOCAL_AWS_PORT (4566) for the emulator, LOCAL_S3_PORT
-(4570) for S3's front door (s3.py: presigned URLs checked as S3 checks them); with
+(4570) for S3's front door (s3.py: signatures checked as S3 checks them); with
 AWS_ENDPOINT_URL already set, that emulator is used and none is started. The stack outputs, with
 local values, go to LOCAL_OUTPUTS_FILE (.aws-sam/local/outputs.json).
 LOCAL_IAM_USAGE_FILE, when set, receives at stop the grants of the functions' roles that their
