@@ -168,17 +168,25 @@ class NotificationInbox:
     queue_url: str
 
     def drain(self) -> list[dict[str, Any]]:
-        sqs = boto3.client("sqs")
-        received: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0
-            ).get("Messages", [])
-            if not batch:
-                return received
-            for message in batch:
-                received.append(json.loads(json.loads(message["Body"])["Message"]))
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(json.loads(m["Body"])["Message"]) for m in _drain(self.queue_url)]
+
+
+def _drain(queue_url: str) -> list[dict[str, Any]]:
+    """Every message of the queue, taken out of it, with its message attributes."""
+    sqs = boto3.client("sqs")
+    received: list[dict[str, Any]] = []
+    while True:
+        batch = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0,
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not batch:
+            return received
+        for message in batch:
+            received.append(message)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 @dataclass
@@ -189,26 +197,13 @@ class DeadLetterInbox:
 
     def drain(self) -> list[dict[str, Any]]:
         """Each message there: its body and its string message attributes."""
-        sqs = boto3.client("sqs")
-        received: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=10,
-                WaitTimeSeconds=0,
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if not batch:
-                return received
-            for message in batch:
-                attributes = message.get("MessageAttributes", {})
-                received.append(
-                    {
-                        "body": message["Body"],
-                        **{name: value["StringValue"] for name, value in attributes.items()},
-                    }
-                )
-                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [
+            {
+                "body": message["Body"],
+                **{k: v["StringValue"] for k, v in message.get("MessageAttributes", {}).items()},
+            }
+            for message in _drain(self.queue_url)
+        ]
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
-from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
@@ -220,12 +220,19 @@ def check_presigned(
     )
     request.context["timestamp"] = query["X-Amz-Date"]
     signer = S3SigV4QueryAuth(credentials, "s3", scope[2])
+    _verify(signer, request, scope[0], query["X-Amz-Signature"], query["X-Amz-SignedHeaders"])
+
+
+def _verify(
+    signer: SigV4Auth, request: AWSRequest, access_key: str, provided: str, signed: str
+) -> None:
+    """SignatureDoesNotMatch unless `provided` is the signature `signer` makes of `request`
+    (`signed`: its SignedHeaders), whether it came in the query or the Authorization header."""
     expected = signer.signature(
         signer.string_to_sign(request, signer.canonical_request(request)), request
     )
-    if not hmac.compare_digest(expected, query["X-Amz-Signature"]):
-        signed = query["X-Amz-SignedHeaders"].split(";")
-        raise _mismatch(scope[0], signer, request, query["X-Amz-Signature"], signed)
+    if not hmac.compare_digest(expected, provided):
+        raise _mismatch(access_key, signer, request, provided, signed.split(";"))
 
 
 def _credentials(keys: Mapping[str, Credentials], access_key: str) -> Credentials:
@@ -350,12 +357,7 @@ def check_authorization(
     request = _signed_request(method, target, headers, found["signed"])
     request.context["timestamp"] = stamp
     signer = S3SigV4Auth(credentials, "s3", scope[2])
-    expected = signer.signature(
-        signer.string_to_sign(request, signer.canonical_request(request)), request
-    )
-    if not hmac.compare_digest(expected, found["signature"]):
-        signed = found["signed"].split(";")
-        raise _mismatch(scope[0], signer, request, found["signature"], signed)
+    _verify(signer, request, scope[0], found["signature"], found["signed"])
     return found["signed"]
 
 
