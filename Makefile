@@ -57,8 +57,10 @@ define make-venv
 	@python313="$$(scripts/find-python313)" || exit 1; \
 	if [ -x $(1)/bin/python ] && ! $(1)/bin/python -c 'import sys; assert sys.version_info[:2] == (3, 13)' 2>/dev/null; then \
 		echo "removing $(1): not a Python 3.13 environment"; rm -rf $(1); fi; \
-	[ -x $(1)/bin/python ] || $(UV) venv --quiet --python "$$python313" $(1)
-	$(UV_INSTALL) $(3) --python $(1)/bin/python $(2)
+	if [ -x $(1)/bin/python ]; then echo "$(1): syncing to $(2)"; else \
+		echo "$(1): building a Python 3.13 environment from $(2) with uv"; \
+		$(UV) venv --quiet --python "$$python313" $(1); fi
+	@$(UV_INSTALL) $(3) --python $(1)/bin/python $(2)
 endef
 
 $(STAMP): requirements-dev.txt $(UV) scripts/find-python313
@@ -75,10 +77,9 @@ $(TOOLS_STAMP): requirements-tools.txt $(UV) scripts/find-python313
 # compiled to bytecode as the layer is. The local stack's workers and `make bench` run here;
 # snapstart/ holds the SnapStart hooks package, on the workers' path in SnapStart mode only.
 $(RUNTIME_STAMP): requirements-runtime.txt requirements-snapstart.txt $(UV) scripts/find-python313
-	@[ -e $(RUNTIME) ] || echo "building $(RUNTIME): the runtime requirements only, as on Lambda"
 	$(call make-venv,$(RUNTIME),requirements-runtime.txt,--compile-bytecode)
-	rm -rf $(RUNTIME)/snapstart
-	$(UV) pip install --quiet --require-hashes --no-deps --target $(RUNTIME)/snapstart \
+	@rm -rf $(RUNTIME)/snapstart
+	@$(UV) pip install --quiet --require-hashes --no-deps --target $(RUNTIME)/snapstart \
 		-r requirements-snapstart.txt
 	@touch $@
 

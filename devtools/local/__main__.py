@@ -35,14 +35,22 @@ from devtools.local.api import make_server, routes_from_template, token_trigger
 from devtools.local.emulator import require_free, role_credentials, start_emulator
 from devtools.local.event_sources import (
     Poller,
+    Redrive,
     Sequencer,
     notification_tail,
     queue_consumer,
     s3_notifications,
 )
-from devtools.local.functions import ROOT, FunctionPool, Modes, versions_from_template
+from devtools.local.functions import (
+    ROOT,
+    FunctionPool,
+    InvocationError,
+    Modes,
+    versions_from_template,
+)
 from devtools.local.reload import CodeBuilder, needs_restart, new_version, syntax_errors, watch
 from devtools.local.s3 import make_s3_front
+from devtools.local.terminal import log_mode
 from devtools.resources import (
     STACK,
     create_resources,
@@ -95,6 +103,7 @@ class LocalStack:
             debug_paths[0].mkdir()
             (debug_paths[0] / "debugpy").symlink_to(spec.submodule_search_locations[0])
         return Modes(
+            log_mode=log_mode(),
             snapstart=None if snapstart in (None, "") else snapstart == "1",
             debug_port=int(port) if port else None,
             debug_function=os.environ.get("LOCAL_DEBUG_FUNCTION", "ApiFunction"),
@@ -125,6 +134,7 @@ class LocalStack:
                 {role.access_key: name for name, role in self._credentials.items()},
             )
         self._start_functions(template, physical)
+        self._publish()
         self._start_api(template)
         self._start_event_sources(template, physical, boto3.client("sqs"), boto3.client)
         self._start_reload()
@@ -158,8 +168,6 @@ class LocalStack:
     def _announce_modes(self) -> None:
         for name, pool in self._pools.items():
             version = pool.version
-            if version.snapstart:
-                print(f"[{name}] SnapStart: init once, then restored copies", flush=True)
             if version.debug_port is not None:
                 print(
                     f"[{name}] invocations wait for a debugger on 127.0.0.1:{version.debug_port}"
@@ -199,6 +207,7 @@ class LocalStack:
         with self._deploying:
             for pool in self._pools.values():
                 pool.deploy(pool.version.next(task_root=task_root))
+        threading.Thread(target=self._publish, daemon=True).start()
         self._prewarm_debugged()
         names = ", ".join(str(path.relative_to(self.source)) for path in paths)
         print(f"[reload] {names} changed: new invocations run the new code", flush=True)
@@ -226,7 +235,30 @@ class LocalStack:
                     pool.deploy(version)
                     print(f"[reload] template.yaml: {name} has a new version", flush=True)
             self._template = template
+        threading.Thread(target=self._publish, daemon=True).start()
         self._prewarm_debugged()
+
+    def _publish(self) -> None:
+        """Take the snapshots of the SnapStart functions' current versions, side by side, as
+        Lambda takes them when it publishes a version; a failed init is told and left for the
+        invocations to meet."""
+        pools = [pool for pool in self._pools.values() if pool.version.snapstart]
+        if not pools:
+            return
+        names = ", ".join(pool.function for pool in pools)
+        print(f"SnapStart: taking the snapshots of {names} (init once each)", flush=True)
+
+        def take(pool: FunctionPool) -> None:
+            try:
+                pool.publish()
+            except InvocationError as exc:
+                print(f"[{pool.function}] no snapshot: its init failed: {exc}", flush=True)
+
+        threads = [threading.Thread(target=take, args=(pool,), daemon=True) for pool in pools]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
 
     def _prewarm_debugged(self) -> None:
         """The debugged function's environment starts at once, so a debugger can attach before
@@ -274,6 +306,7 @@ class LocalStack:
                         queue_arn=physical[f"{queue}.Arn"],
                         batch_size=int(event["Properties"].get("BatchSize", 10)),
                         region=REGION,
+                        redrive=Redrive.of(sqs, physical[queue]),
                     )
                     Poller(f"{name}-{queue}", step, self.stop_event).start()
             s3_events = [e for e in properties.get("Events", {}).values() if e["Type"] == "S3"]
@@ -394,6 +427,11 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def main() -> int:
+    try:
+        log_mode()
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     stack = LocalStack()
     finished = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -14,10 +14,9 @@ import base64
 import binascii
 import json
 import re
-import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -206,8 +205,13 @@ def caller_claims(header: str, trigger: FunctionPool | None) -> dict[str, str]:
     """The claims of the access token the user pool would issue the caller LOCAL_CALLER_HEADER
     names, made by the pool's token trigger as Cognito has it make them."""
     role, _, email = header.strip().partition(" ")
-    if role not in CALLER_ROLES or "@" not in email or trigger is None:
-        raise Unauthorized(header)
+    if role not in CALLER_ROLES or "@" not in email:
+        raise Unauthorized(
+            f"{LOCAL_CALLER_HEADER} is {header!r}: name a caller as "
+            f"{' or '.join(repr(f'{role} <email>') for role in CALLER_ROLES)}"
+        )
+    if trigger is None:
+        raise Unauthorized("the template's user pool has no token trigger")
     event = load_event("cognito_token_administrator.json")
     subject = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mailto:{email.strip()}"))
     event["userName"] = subject
@@ -217,7 +221,7 @@ def caller_claims(header: str, trigger: FunctionPool | None) -> dict[str, str]:
         answer = trigger.invoke(event)
         made = answer["response"]["claimsAndScopeOverrideDetails"]["accessTokenGeneration"]
     except (InvocationError, KeyError, TypeError) as exc:
-        raise Unauthorized(header) from exc
+        raise Unauthorized(f"the token trigger failed: {type(exc).__name__}: {exc}") from exc
     claims = {
         "sub": subject,
         "username": subject,
@@ -248,7 +252,10 @@ def _claims_for(
         return None  # no token, or an open method (a preflight): no authorizer, no claims
     claims = caller_claims(header, trigger)
     if not set(route.scopes) & set(claims["scope"].split()):
-        raise Unauthorized(header)
+        raise Unauthorized(
+            f"the token's scopes ({claims['scope']}) hold none the method takes "
+            f"({' '.join(route.scopes)})"
+        )
     return claims
 
 
@@ -321,13 +328,16 @@ class Gateway:
         self.routes, self.pools, self.stage, self.trigger = routes, pools, stage, trigger
 
     def __call__(self, request: Request) -> Response:
-        return _json(*self._serve(request))
+        status, headers, body, said = self._serve(request)
+        return replace(_json(status, headers, body), said=said)
 
     def refusal(self, problem: Problem, request: Request | None) -> Response:
         status, message = REFUSALS[problem]
         return _json(status, [], json.dumps({"message": message}).encode())
 
-    def _serve(self, request: Request) -> tuple[int, list[tuple[str, str]], bytes]:
+    def _serve(self, request: Request) -> tuple[int, list[tuple[str, str]], bytes, str]:
+        """The answer, and what the request's log line says of it (the function, how long it
+        took, why it failed)."""
         problem = framing_problem(request)
         if problem is not None:
             raise HTTPRefusal(problem)
@@ -336,13 +346,13 @@ class Gateway:
         method, target = request.method.upper(), request.target
         found = _route_for(self.routes, method, urlsplit(target).path or "/")
         if found is None:
-            return 403, [], MISSING_TOKEN
+            return 403, [], MISSING_TOKEN, "no route: API Gateway's missing authentication token"
         route, parameters = found
         caller = request.header(LOCAL_CALLER_HEADER)
         try:
             claims = _claims_for(route, caller, self.pools.get(self.trigger or ""))
-        except Unauthorized:
-            return 401, [], UNAUTHORIZED
+        except Unauthorized as refused:
+            return 401, [], UNAUTHORIZED, f"the authorizer refused the caller: {refused}"
         event = build_event(
             method=method,
             raw_path=target,
@@ -354,13 +364,16 @@ class Gateway:
             stage=self.stage,
             claims=claims,
         )
+        started = time.perf_counter()
         try:
             response = self.pools[route.function].invoke(event)
         except InvocationError as exc:
-            sys.stdout.write(f"[api] {route.function} failed: {exc}\n")
-            sys.stdout.flush()
-            return 502, [], INTERNAL_ERROR
-        return proxy_response(response)
+            return 502, [], INTERNAL_ERROR, f"{route.function} failed: {exc}"
+        took = f"{route.function} {(time.perf_counter() - started) * 1000:.0f} ms"
+        status, headers, body = proxy_response(response)
+        if status == 502 and body == INTERNAL_ERROR:
+            took += ": its response is not a proxy integration's"
+        return status, headers, body, took
 
 
 def make_server(

@@ -87,9 +87,22 @@ def report(error_type: str, message: str, exc: BaseException) -> dict[str, Any]:
     """Log an error as the runtime does, with the stack of the code that raised it, and return
     Lambda's error shape."""
     print(f"[ERROR] {error_type}: {message}", file=sys.stderr)
-    traceback.print_exception(exc)
+    trace = traceback.TracebackException.from_exception(exc)
+    # The runtime's own frames (this file, the import machinery) are left out, as Lambda's.
+    trace.stack = traceback.StackSummary.from_list(
+        [frame for frame in trace.stack if not _runtime_frame(frame.filename)]
+    )
+    sys.stderr.write("".join(trace.format()))
     sys.stderr.flush()
     return {"errorType": error_type, "errorMessage": message}
+
+
+def _runtime_frame(filename: str) -> bool:
+    return (
+        filename == __file__
+        or filename.startswith("<frozen importlib")
+        or filename == importlib.__file__
+    )
 
 
 def init(handler_path: str) -> tuple[Any, dict[str, Any] | None]:
@@ -116,12 +129,17 @@ def serve(handler: Any, init_error: dict[str, Any] | None, first_report: str = "
     for line in sys.stdin:
         request = json.loads(line)
         reply: dict[str, Any] = {"id": request["id"]}
+        version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         if init_error is not None:
+            # The invocation meets the init's error, between its START and a REPORT that
+            # names it; the environment is then discarded.
+            print(f"START RequestId: {request['id']} Version: {version}", flush=True)
+            failed = f"\tStatus: error\tError Type: {init_error['errorType']}"
+            print_report(request["id"], 0.0, failed)
             reply["error"] = init_error
             results.write(json.dumps(reply) + "\n")
             return 1
         wait_for_debugger()
-        version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         print(f"START RequestId: {request['id']} Version: {version}", flush=True)
         started = time.perf_counter()
         try:
@@ -190,12 +208,15 @@ def snapshot_server(handler_path: str, control_fd: int) -> int:
     output, results) for the copy; the reply is its pid as a decimal line."""
     import snapshot_restore_py  # noqa: PLC0415 - provided in SnapStart mode only
 
+    started = time.perf_counter()
     handler, init_error = init(handler_path)
     if init_error is None:
         try:
             run_hooks(snapshot_restore_py.get_before_snapshot())
         except Exception as exc:
             init_error = report(type(exc).__name__, str(exc), exc)
+    if init_error is not None:
+        print_init_failure((time.perf_counter() - started) * 1000, "init", init_error)
     control = socket.socket(fileno=control_fd)
     control.sendall(b"ready\n" if init_error is None else json.dumps(init_error).encode() + b"\n")
     if init_error is not None:
@@ -257,7 +278,18 @@ def main() -> int:
     started = time.perf_counter()
     handler, init_error = init(sys.argv[1])
     init_ms = (time.perf_counter() - started) * 1000
+    if init_error is not None:
+        print_init_failure(init_ms, "init", init_error)
     return serve(handler, init_error, f"\tInit Duration: {init_ms:.2f} ms")
+
+
+def print_init_failure(init_ms: float, phase: str, error: dict[str, Any]) -> None:
+    """The line Lambda logs for an init that failed."""
+    print(
+        f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: error\t"
+        f"Error Type: {error['errorType']}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -16,10 +16,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote_plus
 
 from devtools.local.functions import FunctionPool, InvocationError
+from devtools.local.terminal import REASONS
 
 WAIT_SECONDS = 1  # long-poll wait; short, so that Ctrl-C stops the stack quickly
 
@@ -83,10 +86,37 @@ class Poller(threading.Thread):
                     time.sleep(1)
 
 
+@dataclass(frozen=True)
+class Redrive:
+    """A queue's redrive policy: after max_receive_count receives, a message the consumer did
+    not delete moves to the dead-letter queue."""
+
+    max_receive_count: int
+    dead_letter_queue: str
+
+    @classmethod
+    def of(cls, sqs: Any, queue_url: str) -> Redrive | None:
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])
+        policy = attributes.get("Attributes", {}).get("RedrivePolicy")
+        if not policy:
+            return None
+        parsed = json.loads(policy)
+        return cls(int(parsed["maxReceiveCount"]), parsed["deadLetterTargetArn"].rsplit(":", 1)[-1])
+
+
 def queue_consumer(
-    sqs: Any, pool: FunctionPool, *, queue_url: str, queue_arn: str, batch_size: int, region: str
+    sqs: Any,
+    pool: FunctionPool,
+    *,
+    queue_url: str,
+    queue_arn: str,
+    batch_size: int,
+    region: str,
+    redrive: Redrive | None = None,
 ) -> Callable[[], None]:
-    """One receive-invoke-delete round of an event source mapping with ReportBatchItemFailures."""
+    """One receive-invoke-delete round of an event source mapping with ReportBatchItemFailures,
+    told in one terminal line, and one more for each message the queue moves to its DLQ."""
+    queue = queue_arn.rsplit(":", maxsplit=1)[-1]
 
     def step() -> None:
         messages = sqs.receive_message(
@@ -99,14 +129,23 @@ def queue_consumer(
         if not messages:
             return
         batch_ids = {message["MessageId"] for message in messages}
+        started = time.perf_counter()
+        said = f"[{pool.function}] {_count(len(messages), 'message')} from {queue}"
         try:
             response = pool.invoke(
                 {"Records": [sqs_record(m, queue_arn, region) for m in messages]}
             )
         except InvocationError as exc:
-            print(f"[{pool.function}] batch of {len(messages)} failed: {exc}", flush=True)
+            print(f"{said}: the batch failed ({exc}); {len(messages)} retried later", flush=True)
+            _tell_redrives(pool.function, messages, batch_ids, redrive, str(exc))
             return
         keep = failed_message_ids(response, batch_ids)
+        took = (time.perf_counter() - started) * 1000
+        outcome = f"{len(batch_ids) - len(keep)} done" + (
+            f", {len(keep)} retried later" if keep else ""
+        )
+        print(f"{said}: {outcome} ({took:.0f} ms)", flush=True)
+        _tell_redrives(pool.function, messages, keep, redrive, None)
         done = [m for m in messages if m["MessageId"] not in keep]
         for start in range(0, len(done), 10):
             sqs.delete_message_batch(
@@ -118,6 +157,35 @@ def queue_consumer(
             )
 
     return step
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
+
+
+def _tell_redrives(
+    function: str,
+    messages: list[dict[str, Any]],
+    kept: set[str],
+    redrive: Redrive | None,
+    error: str | None,
+) -> None:
+    """One line for each kept message that has had its last receive: the queue moves it to
+    the DLQ when it next would be received, with the function's reason."""
+    if redrive is None:
+        return
+    for message in messages:
+        identifier = message["MessageId"]
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "0"))
+        if identifier not in kept or receives < redrive.max_receive_count:
+            continue
+        reason = error or REASONS.of(identifier) or "no reason logged"
+        print(
+            f"[{function}] message {identifier} failed on receive {receives} of "
+            f"{redrive.max_receive_count}: the queue moves it to the DLQ "
+            f"{redrive.dead_letter_queue} ({reason})",
+            flush=True,
+        )
 
 
 class Sequencer:
@@ -188,14 +256,24 @@ def invoke_async(
     """Lambda's asynchronous invocation: up to 1 + `retries` attempts, then the on-failure
     destination receives the record Lambda sends (shortened delays locally)."""
     error: InvocationError | None = None
+    said = f"[{pool.function}] {_describe(event)}"
     for attempt in range(retries + 1):
+        started = time.perf_counter()
         try:
             pool.invoke(event)
-            return
         except InvocationError as exc:
             error = exc
             if attempt < retries:
-                time.sleep(delay * (attempt + 1))
+                wait = delay * (attempt + 1)
+                print(
+                    f"{said}: attempt {attempt + 1} of {retries + 1} failed ({exc}); "
+                    f"retried in {wait:g} s",
+                    flush=True,
+                )
+                time.sleep(wait)
+            continue
+        print(f"{said}: done ({(time.perf_counter() - started) * 1000:.0f} ms)", flush=True)
+        return
     error_type, _, message = str(error).partition(": ")
     on_failure(
         {
@@ -217,9 +295,20 @@ def invoke_async(
         }
     )
     print(
-        f"[{pool.function}] event failed {retries + 1} times; sent to the on-failure queue",
+        f"{said}: failed {retries + 1} times ({error}); sent to the on-failure queue",
         flush=True,
     )
+
+
+def _describe(event: dict[str, Any]) -> str:
+    """An S3 event in a few words: each record's event name and key (decoded: the event
+    carries it URL-encoded)."""
+    records = event.get("Records") or []
+    return ", ".join(
+        f"{record.get('eventName', '?')} "
+        + unquote_plus(str(record.get("s3", {}).get("object", {}).get("key", "?")))
+        for record in records[:3]
+    ) + (f" and {len(records) - 3} more" if len(records) > 3 else "")
 
 
 def notification_tail(sqs: Any, queue_url: str) -> Callable[[], None]:

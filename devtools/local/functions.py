@@ -38,6 +38,7 @@ from typing import IO, Any
 
 from botocore.credentials import Credentials
 
+from devtools.local.terminal import LAMBDA, function_lines
 from devtools.resources import STACK, function_environments
 from devtools.runtime import ROOT, SNAPSTART_HOOKS, runtime_python
 from devtools.template import Evaluator
@@ -105,6 +106,8 @@ class Version:
     debug_port: int | None = None
     # The directory whose src/ the copies are made from: where a debugger's breakpoints are set.
     source: Path = ROOT
+    # What the terminal shows of its log stream (terminal.py).
+    log_mode: str = LAMBDA
 
     def interpreter(self) -> list[str]:
         """The command that runs the bootstrap: the runtime environment's Python, without the
@@ -152,6 +155,7 @@ class Modes:
     debug_function: str = "ApiFunction"
     debug_paths: tuple[Path, ...] = ()
     source: Path = ROOT
+    log_mode: str = LAMBDA
 
 
 def versions_from_template(
@@ -204,14 +208,15 @@ def versions_from_template(
             ),
             debug_port=debug_port,
             source=modes.source,
+            log_mode=modes.log_mode,
         )
     return versions
 
 
 def stream_logs(version: Version, output: IO[str]) -> None:
-    """Copy an environment's output to the terminal, each line prefixed by its function, with
-    the copy of the code it runs named as the file it was copied from (a traceback points at
-    the repository's file, the one to edit)."""
+    """Copy an environment's output to the terminal as its version's log mode shows it, each
+    line prefixed by its function, with the copy of the code it runs named as the file it was
+    copied from (a traceback points at the repository's file, the one to edit)."""
     copied, source = (
         f"{version.task_root}{os.sep}src{os.sep}",
         f"{version.source}{os.sep}src{os.sep}",
@@ -219,8 +224,11 @@ def stream_logs(version: Version, output: IO[str]) -> None:
 
     def copy() -> None:
         for line in output:
-            sys.stdout.write(f"[{version.function}] {line.replace(copied, source)}")
-            sys.stdout.flush()
+            shown = function_lines(line.replace(copied, source), version.log_mode)
+            if shown:
+                # One write per function line: environments log from concurrent threads.
+                sys.stdout.write("".join(f"[{version.function}] {text}\n" for text in shown))
+                sys.stdout.flush()
 
     threading.Thread(target=copy, daemon=True).start()
 
@@ -361,6 +369,13 @@ class FunctionPool:
         """Start one environment of the current version now (one being debugged listens for
         the debugger from its start), unless one is idle."""
         self._release(self._acquire())
+
+    def publish(self) -> None:
+        """Take the current version's snapshot now, as Lambda does when it publishes a SnapStart
+        version (nothing to do without SnapStart); InvocationError when its init fails."""
+        version = self._version
+        if version.snapstart:
+            self._snapshots.get(version)
 
     def deploy(self, version: Version) -> None:
         """Make `version` the one new invocations get."""

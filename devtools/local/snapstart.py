@@ -7,8 +7,9 @@ before its first invocation. Concurrent invocations get separate copies, as Lamb
 only: it is installed apart (.venv-runtime/snapstart, requirements-snapstart.txt) and added to
 the workers' sys.path. As after a real restore, a copy holds the snapshot's memory: connections
 opened during init, and `random`'s state (the bootstrap undoes the reseeding fork does). Where
-it differs from Lambda: the snapshot is taken when the version is first invoked, not when it
-is published, and a restore takes milliseconds.
+it differs from Lambda: a restore takes milliseconds. The local stack takes each version's
+snapshot when it deploys the version, at start and at each reload, as Lambda takes it when a
+version is published.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from typing import Self
 
 from devtools.local.functions import (
@@ -55,6 +57,7 @@ class Snapshot:
     @classmethod
     def take(cls, version: Version) -> Self:
         """Run init and the before-snapshot hooks; InvocationError when either fails."""
+        started = time.perf_counter()
         ours, theirs = socket.socketpair()
         process = subprocess.Popen(
             [*version.interpreter(), "--snapshot", version.handler, str(theirs.fileno())],
@@ -84,7 +87,11 @@ class Snapshot:
                 f"{error.get('errorType', 'Runtime.ExitError')}: "
                 f"{error.get('errorMessage', 'the snapshot process exited during init')}"
             )
-        print(f"[{version.function}] snapshot of version {version.number} taken", flush=True)
+        print(
+            f"[{version.function}] snapshot of version {version.number} taken in "
+            f"{time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
         return snapshot
 
     def restore(self) -> ExecutionEnvironment:

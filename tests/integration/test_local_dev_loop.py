@@ -200,10 +200,22 @@ def test_a_package_the_artifact_lacks_fails_as_on_lambda_until_the_line_goes(
 
         assert failed is not None, stack.log
         assert failed.json() == {"message": "Internal server error"}
-        assert (
-            "[ApiFunction] [ERROR] Runtime.ImportModuleError: Unable to import module "
+        # Logged as Lambda logs a failed init: the error, the INIT_REPORT with its status, and
+        # the invocation's REPORT naming the error; and the request's line says why.
+        error = (
+            "Runtime.ImportModuleError: Unable to import module "
             "'src.handlers.api_handler': No module named 'pytest'"
-        ) in stack.log
+        )
+        logged = (
+            f"[ApiFunction] [ERROR] {error}",
+            "\tPhase: init\tStatus: error\tError Type: Runtime.ImportModuleError\n",
+            "\tStatus: error\tError Type: Runtime.ImportModuleError\n",
+            f" -> 502 ApiFunction failed: {error}\n",
+        )
+        assert eventually(lambda: all(line in stack.log for line in logged), 10), stack.log
+        assert re.search(
+            r"^\[ApiFunction\] INIT_REPORT Init Duration: [\d.]+ ms\t", stack.log, re.M
+        )
 
         handler.write_text(original)
         recovered = first(get, lambda response: response.status_code == 200)
@@ -244,6 +256,15 @@ def test_snapstart_inits_once_and_restores_a_copy_per_concurrent_environment(
         )
 
     assert [response.status_code for response in responses] == [200] * 4
+    # Ready only once every function's snapshot is taken, as a published version's is.
+    taken = [
+        index
+        for index, line in enumerate(stack.lines)
+        if re.match(r"\[\w+Function\] snapshot of version 1 taken in [\d.]+ s$", line)
+    ]
+    ready = next(i for i, line in enumerate(stack.lines) if line.startswith("local stack ready"))
+    assert len(taken) == 4, stack.log
+    assert max(taken) < ready
     headers = [response.headers for response in responses]
     copies = {h["X-Pid"]: (h["X-Restored"], h["X-Random"]) for h in headers}
     # Init ran once: every copy holds the same import-time state, made in another process.

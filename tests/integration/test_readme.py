@@ -11,12 +11,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.local_stack import ROOT, eventually, local_stack
 
 BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.S | re.M)
+# A line of the default terminal: a request through the gateway or the front door, a message
+# batch, an order notification, and the line Ctrl-C prints.
+TERMINAL_LINE = re.compile(
+    r"\[api\] [A-Z]+ /\S* -> \d{3} ApiFunction \d+ ms"
+    r"|\[s3\] [A-Z]+ /\S* -> \d{3}"
+    r"|\[SqsHandlerFunction\] \d+ messages? from \S+: \d+ done( \(\d+ ms\))?"
+    r"|\[notification\] \{.*\}"
+    r"|stopping the local stack"
+)
 
 
 def quick_start_blocks() -> list[tuple[str, str]]:
@@ -67,6 +75,13 @@ def test_the_quick_start_blocks_work_as_written(tmp_path: Path) -> None:
 
     for result in [*results, cancelled]:
         assert result.returncode == 0, result.stderr
+    # The terminal: after the ready line, one line per request and per invocation.
+    after_ready = "".join(stack.lines).split("local stack ready in ", 1)[1].splitlines()[1:]
+    assert after_ready, stack.log
+    for line in after_ready:
+        assert TERMINAL_LINE.fullmatch(line), line
+    assert sum(line.startswith("[api] POST /users -> 201 ") for line in after_ready) == 1
+    assert sum(line.startswith("[SqsHandlerFunction] 1 message ") for line in after_ready) == 2
     listed, got, updated, deleted, ticket = (json.loads(line) for line in lines(results[0]))
     assert listed["count"] == 1
     assert got == listed["users"][0]
@@ -79,20 +94,36 @@ def test_the_quick_start_blocks_work_as_written(tmp_path: Path) -> None:
     assert final["cancelReason"] == "changed mind"
 
 
-@pytest.mark.parametrize("line", ["[api] POST /users -> 201", "[ApiFunction] START RequestId: "])
-def test_the_log_lines_the_readme_shows_are_the_ones_the_stack_prints(
-    tmp_path: Path, line: str
-) -> None:
+def test_the_default_terminal_says_what_the_readme_shows(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     with local_stack(tmp_path) as stack:
+        requests.post(
+            f"{stack.api}/users", json={"email": "log@example.com", "name": "Log"}, timeout=30
+        )
+        printed = eventually(lambda: "[api] POST /users -> 201 " in stack.log, 10)
+
+    assert printed, stack.log
+    line = next(entry for entry in stack.lines if entry.startswith("[api] POST /users"))
+    assert re.fullmatch(r"\[api\] POST /users -> 201 ApiFunction \d+ ms\n", line)
+    assert re.search(r"^\[api\] POST /users -> 201 ApiFunction \d+ ms$", readme, re.M)
+    assert "RequestId" not in stack.log
+
+
+def test_the_lambda_log_lines_the_readme_shows_are_the_ones_the_stack_prints(
+    tmp_path: Path,
+) -> None:
+    readme = (ROOT / "README.md").read_text()
+    with local_stack(tmp_path, LOCAL_LOG="lambda") as stack:
         requests.post(
             f"{stack.api}/users", json={"email": "log@example.com", "name": "Log"}, timeout=30
         )
         printed = eventually(lambda: "[ApiFunction] REPORT RequestId: " in stack.log, 10)
 
     assert printed, stack.log
-    assert line in readme
-    assert line in stack.log
+    assert "LOCAL_LOG=lambda make dev" in readme
+    for line in ("[ApiFunction] START RequestId: ", "[ApiFunction] END RequestId: "):
+        assert line in readme
+        assert line in stack.log
     report = next(entry for entry in stack.lines if "REPORT RequestId:" in entry)
     assert re.search(
         r"Duration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 512 MB\t"
