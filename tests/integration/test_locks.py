@@ -3,8 +3,10 @@ their hand-edited inputs (uv resolves them again, from its cache or the index)."
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,34 @@ def test_an_input_changed_without_its_lock_is_found_stale(tmp_path: Path) -> Non
 
     # Then every lock that includes that input is stale, and only those
     assert stale(tmp_path) == [LAYER, RUNTIME, DEV]
+
+
+def test_an_environment_s_first_build_and_each_sync_say_what_they_do(tmp_path: Path) -> None:
+    for name in ("Makefile", "requirements-uv.txt", RUNTIME, "requirements-snapstart.txt"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    # The uv this run's make found (on PATH, or the one it installed), as a fresh clone's would.
+    uv = os.environ.get("UV") or shutil.which("uv") or str(ROOT / ".uv" / "bin" / "uv")
+
+    make = shutil.which("make") or "make"
+
+    def build() -> list[str]:
+        made = subprocess.run(
+            [make, "--no-print-directory", ".venv-runtime/.installed", f"UV={uv}"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
+        return made.stdout.splitlines()
+
+    first = build()
+    later = (tmp_path / ".venv-runtime" / ".installed").stat().st_mtime + 10
+    os.utime(tmp_path / RUNTIME, (later, later))  # the lock changed after the build
+    again = build()
+
+    assert first == [
+        ".venv-runtime: building a Python 3.13 environment from requirements-runtime.txt with uv"
+    ]
+    assert again == [".venv-runtime: syncing to requirements-runtime.txt"]
