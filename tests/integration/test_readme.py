@@ -1,6 +1,9 @@
-"""The README's Quick start, run as a new user runs it: each block on its own, in a fresh shell
-(no AWS variables exported) from a directory holding what `make dev` writes, against a running
-local stack. Only the ports differ: the stack listens on free ones, written into the blocks."""
+"""The command blocks of README.md and docs/, run as a new user runs them: each block on its own,
+in a fresh shell (no AWS variables exported) from a directory holding the repository's
+environments and documents and what `make dev` writes, against a running local stack. Only the
+ports differ: the stack listens on free ones, written into the blocks. Each block is run by one
+test: those of a local stack here, those of a deployed stack by the deploy test on a second
+emulator, `sam local`'s (containers) checked against its options."""
 
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import requests
@@ -25,6 +30,80 @@ TERMINAL_LINE = re.compile(
     r"|\[notification\] \{.*\}"
     r"|stopping the local stack"
 )
+
+
+FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```", re.S | re.M)
+# Each command block, by its section's heading and its first line, and where it runs.
+LOCAL, DEPLOYED, CONTAINERS = "local stack", "deployed stack", "containers"
+QUICK_START = "## Quick start: the whole service locally"
+IDEMPOTENCY = "### Retrying a create safely: `Idempotency-Key`"
+AUTHENTICATION = "### Authentication and who may do what (every deployed stack)"
+ORDERS = "## Orders: the queue contract"
+UPLOADS = "## Uploads"
+DEPLOYING = "## Deploying per environment"
+RUN_BY = {
+    (QUICK_START, "make dev"): LOCAL,
+    (QUICK_START, "API=http://127.0.0.1:3000"): LOCAL,
+    (QUICK_START, "ENDPOINT=http://127.0.0.1:4566"): LOCAL,
+    (QUICK_START, "import json, boto3"): LOCAL,
+    ("### `sam local` (where Docker runs)", ".venv/bin/sam build"): CONTAINERS,
+    (IDEMPOTENCY, "KEY=$(python3 -c 'import uuid; print(uuid.uuid4())')"): LOCAL,
+    (AUTHENTICATION, "STACK=users-service-dev"): DEPLOYED,
+    (AUTHENTICATION, "USER_ID=$("): DEPLOYED,
+    (ORDERS, "echo "): LOCAL,
+    (ORDERS, "STACK=users-service-dev"): DEPLOYED,
+    (UPLOADS, "API=http://127.0.0.1:3000"): LOCAL,
+    (DEPLOYING, "make deploy ENV=development"): DEPLOYED,
+    (DEPLOYING, "make build"): DEPLOYED,
+}
+
+
+@dataclass(frozen=True)
+class Block:
+    document: str
+    section: str
+    language: str
+    code: str
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.section, self.code.splitlines()[0]
+
+
+def command_blocks() -> list[Block]:
+    """Every bash and python block of README.md and docs/*.md, with its section's heading."""
+    found = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text()
+        for match in FENCE.finditer(text):
+            if match[2] not in ("bash", "python"):
+                continue
+            outside = FENCE.sub("", text[: match.start()])  # a comment in a block is no heading
+            heading = re.findall(r"^#{2,} .*$", outside, re.M)[-1]
+            found.append(Block(path.name, heading, match[2], textwrap.dedent(match[3])))
+    return found
+
+
+def runner(block: Block) -> str:
+    """Where `block` runs: the RUN_BY entry of its section whose line begins its first line."""
+    section, first = block.key
+    (found,) = [
+        where for (s, start), where in RUN_BY.items() if s == section and first.startswith(start)
+    ]
+    return found
+
+
+def block(section: str, start: str) -> Block:
+    (found,) = [b for b in command_blocks() if b.key[0] == section and b.key[1].startswith(start)]
+    return found
+
+
+def test_every_command_block_is_run_by_a_test() -> None:
+    blocks = command_blocks()
+    runners = {block.key: runner(block) for block in blocks}
+
+    assert len(runners) == len(blocks) == len(RUN_BY)
+    assert all(block.document == "README.md" for block in blocks)
 
 
 def quick_start_blocks() -> list[tuple[str, str]]:
@@ -130,3 +209,35 @@ def test_the_lambda_log_lines_the_readme_shows_are_the_ones_the_stack_prints(
         r"Max Memory Used: \d+ MB\tInit Duration: [\d.]+ ms",
         report,
     )
+
+
+def test_the_local_blocks_of_the_other_sections_work_as_written(tmp_path: Path) -> None:
+    # A directory holding what the blocks read: the repository's environments and documents,
+    # and what `make dev` writes.
+    for name in (".venv", "docs"):
+        (tmp_path / name).symlink_to(ROOT / name)
+    outputs_file = tmp_path / ".aws-sam" / "local" / "outputs.json"
+    outputs_file.parent.mkdir(parents=True)
+    blocks = [block(IDEMPOTENCY, "KEY="), block(ORDERS, "echo "), block(UPLOADS, "API=")]
+    assert {runner(b) for b in blocks} == {LOCAL}
+
+    with local_stack(tmp_path, LOCAL_OUTPUTS_FILE=str(outputs_file)) as stack:
+        idempotent, validated, uploaded = (
+            run(b.language, b.code.replace("http://127.0.0.1:3000", stack.api), tmp_path)
+            for b in blocks
+        )
+
+    for result in (idempotent, validated, uploaded):
+        assert result.returncode == 0, result.stderr
+    # The create, answered 201 with the user.
+    status, *_, body = idempotent.stdout.splitlines()
+    assert status.startswith("HTTP/1.1 201")
+    assert json.loads(body)["email"] == "grace@example.com"
+    # The message is valid: nothing printed, nothing left behind.
+    assert validated.stdout == validated.stderr == ""
+    # The upload, followed to its result: a 1x1 image, recorded with its size and thumbnail.
+    followed = json.loads(uploaded.stdout.splitlines()[-1])
+    assert followed["status"] == "processed", followed
+    assert (followed["width"], followed["height"], followed["contentType"]) == (1, 1, "image/png")
+    assert "thumbnailUrl" in followed
+    assert sorted(path.name for path in tmp_path.iterdir()) == [".aws-sam", ".venv", "docs"]

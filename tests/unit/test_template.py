@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
+import tomllib
 from typing import Any
 
 import pytest
 
+from devtools.runtime import ROOT
 from devtools.template import (
     Evaluator,
     dependency_cycles,
@@ -340,3 +343,32 @@ def test_only_the_explicit_unsafe_parameter_opens_a_development_stack() -> None:
     assert Evaluator(load_template(), {}, parameters=parameters).condition("RequiresAuth") is False
     assert unsafe["Default"] == "no"
     assert unsafe["Description"].startswith("UNSAFE.")
+
+
+def samconfig_parameters(environment: str) -> dict[str, str]:
+    """The parameters `sam deploy --config-env <environment>` passes."""
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())
+    overrides = config[environment]["deploy"]["parameters"]["parameter_overrides"]
+    return dict(pair.split("=", 1) for pair in shlex.split(overrides))
+
+
+def test_one_environment_holds_the_accounts_api_gateway_logging_role() -> None:
+    # The account-wide setting points at one role: the production stack's, which is never
+    # deleted with its environment; the others' stages log through it as they find it.
+    holders = {}
+    for environment in ("development", "staging", "production"):
+        parameters = samconfig_parameters(environment)
+        assert parameters["Environment"] == environment
+        evaluator = Evaluator(load_template(), {}, parameters=parameters)
+        holders[environment] = evaluator.condition("CreatesApiGatewayLoggingRole")
+    # The role and the account setting are made only where that condition holds.
+    transformed = sam_transform(load_template(), parameters=samconfig_parameters("staging"))
+    conditioned = {
+        name
+        for name, resource in transformed["Resources"].items()
+        if resource.get("Condition") == "CreatesApiGatewayLoggingRole"
+    }
+    assert conditioned == {"ApiGatewayAccount", "ApiGatewayCloudWatchRole"}
+    assert holders == {"development": False, "staging": False, "production": True}
+    # `default` (a bare `sam deploy`) is development's.
+    assert samconfig_parameters("default") == samconfig_parameters("development")
