@@ -8,7 +8,8 @@ base's is its checked-in `docs/openapi.json`. api-smart-diff (devtools/node) cla
 change. The changes read are those under `paths`, where each schema is seen as a request or a
 response (its reports on `components` alone do not know which, and repeat them). Every breaking
 one is printed and makes the exit status 1; one it cannot classify (an added link, say) is
-printed for review. A change that breaks clients goes through an issue first (the contract
+printed for review. A base this clone does not hold is an error (exit status 2): the check
+would prove nothing. A change that breaks clients goes through an issue first (the contract
 changes there).
 """
 
@@ -45,8 +46,21 @@ def breaking_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict
     return [change for change in changes if change["path"][:1] == ["paths"]]
 
 
+class UnreadableBase(Exception):
+    """The base commit is not in this clone."""
+
+
 def base_document(ref: str) -> dict[str, Any] | None:
-    """The checked-in document at `ref`; None when that commit has none."""
+    """The checked-in document at `ref`; None when that commit has none; UnreadableBase when
+    this clone has no such commit."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        capture_output=True,
+        check=False,
+        cwd=ROOT,
+    )
+    if found.returncode != 0:
+        raise UnreadableBase(ref)
     shown = subprocess.run(
         ["git", "show", f"{ref}:{OPENAPI_FILE.relative_to(ROOT).as_posix()}"],
         capture_output=True,
@@ -64,7 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", default="main", help="the commit to compare with (main)")
     arguments = parser.parse_args(argv)
-    before = base_document(arguments.base)
+    try:
+        before = base_document(arguments.base)
+    except UnreadableBase:
+        print(
+            f"api-diff: no commit {arguments.base!r} in this clone: nothing proves the API "
+            f"unbroken (fetch it: git fetch origin {arguments.base}:{arguments.base})"
+        )
+        return 2
     if before is None:
         print(f"api-diff: {arguments.base} has no {OPENAPI_FILE.name}: nothing to compare with")
         return 0

@@ -133,3 +133,18 @@ def test_a_base_without_a_document_is_said_and_passes(
 
     assert api_diff.main(["--base", "old"]) == 0
     assert capsys.readouterr().out == "api-diff: old has no openapi.json: nothing to compare with\n"
+
+
+def test_a_base_this_clone_does_not_hold_fails_the_check(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert api_diff.main(["--base", "no-such-ref"]) == 2
+    assert capsys.readouterr().out == (
+        "api-diff: no commit 'no-such-ref' in this clone: nothing proves the API unbroken "
+        "(fetch it: git fetch origin no-such-ref:no-such-ref)\n"
+    )
+
+
+def test_the_base_is_read_from_git_when_the_clone_holds_it() -> None:
+    # HEAD holds the checked-in document; HEAD's first commit may not.
+    assert api_diff.base_document("HEAD") is not None
