@@ -115,7 +115,7 @@ test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP) $(NODE_STAMP)  ## ruff, mypy,
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory api-diff
-	$(PY) -m pytest --iam-report
+	$(PY) -m pytest --iam-report --durations=15
 
 # ENV given (make acceptance ENV=staging): that deployed stack, with your AWS configuration as
 # it is (credentials, profile, region); REGION=... given overrides the region.
@@ -128,7 +128,7 @@ else
 	$(PY) -m pytest tests/integration/test_acceptance.py
 endif
 
-unit: $(STAMP)  ## run the unit tests only
+unit: $(STAMP) $(RUNTIME_STAMP)  ## run the unit tests only
 	$(PY) -m pytest tests/unit
 
 lint: $(STAMP)  ## ruff, mypy, the template linters and the API's breaking changes

@@ -87,3 +87,24 @@ def test_an_environment_s_first_build_and_each_sync_say_what_they_do(tmp_path: P
         ".venv-runtime: building a Python 3.13 environment from requirements-runtime.txt with uv"
     ]
     assert again == [".venv-runtime: syncing to requirements-runtime.txt"]
+
+
+def test_make_unit_builds_the_runtime_environment_its_tests_run_functions_in(
+    tmp_path: Path,
+) -> None:
+    # A fresh clone: no environment yet. What `make unit` would run, without running it.
+    for name in ("Makefile", "requirements-uv.txt", RUNTIME, "requirements-snapstart.txt", DEV):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    uv = os.environ.get("UV") or shutil.which("uv") or str(ROOT / ".uv" / "bin" / "uv")
+    planned = subprocess.run(
+        [shutil.which("make") or "make", "--dry-run", "unit", f"UV={uv}"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+
+    assert "--python .venv-runtime/bin/python requirements-runtime.txt" in planned
+    assert planned.index(".venv-runtime") < planned.index("-m pytest tests/unit")
