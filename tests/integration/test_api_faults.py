@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import ApiClient, ApiResponse
-from tests.faults import FaultyClient
+from tests.faults import AFTER, BEFORE, FaultyClient
 
 EMAILS = ["ada@example.com", "bob@example.com", "cy@example.com"]
 MAX_ATTEMPTS = 40  # at a 30% fault rate, 40 failures in a row: about 1e-21
@@ -141,15 +141,23 @@ def test_faults_never_lose_invent_or_half_write_a_user(
 def test_the_fault_injection_really_injects(
     faulty_dynamodb: FaultyClient, users_table: str
 ) -> None:
+    seed = random.randrange(2**32)
+    print(f"fault injection seed: {seed}")
+    faulty_dynamodb.rng.seed(seed)
     faulty_dynamodb.rate = 0.5
     api = ApiClient()
     unavailable = 0
-    for index in range(20):
+    # Creates until every kind of fault has been drawn, whatever the seed: each call draws a
+    # given kind with probability 1/12 at least, and 100 creates make over 200 calls (a kind
+    # missing from 200 calls: (11/12) ** 200, about 3e-8).
+    for index in range(100):
         _, retried = send(api, "POST", "/users", {"email": f"u{index}@example.com", "name": "U"})
         unavailable += retried
+        if set(faulty_dynamodb.injected) == {*BEFORE, *AFTER}:
+            break
 
     assert unavailable > 0
-    assert len(faulty_dynamodb.injected) == 5
+    assert set(faulty_dynamodb.injected) == {*BEFORE, *AFTER}
 
 
 def test_an_sdk_retry_of_an_applied_create_answers_201_not_a_false_409(api: ApiClient) -> None:
