@@ -17,7 +17,7 @@ from src.core.errors import NotFound
 from src.core.logging import configure_logging, lambda_entry
 from src.handlers import docs
 from src.handlers.api_settings import settings
-from src.handlers.http import Api, Response
+from src.handlers.http import Api, Response, Routes
 from src.handlers.idempotency import KeyedRequest, recorded_with
 from src.models.users import (
     Caller,
@@ -145,8 +145,20 @@ def docs_asset(path: docs.AssetPath) -> Response:
 
 
 # Orders and uploads are route groups of their own, loaded by the first request under them.
-app.include("/orders", "src.handlers.api_orders")
-app.include("/uploads", "src.handlers.api_uploads")
+def _orders() -> Routes:
+    from src.handlers import api_orders  # noqa: PLC0415 - by the first request under /orders
+
+    return api_orders.routes
+
+
+def _uploads() -> Routes:
+    from src.handlers import api_uploads  # noqa: PLC0415 - by the first request under /uploads
+
+    return api_uploads.routes
+
+
+app.include("/orders", _orders)
+app.include("/uploads", _uploads)
 
 
 def prime() -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib
 import json
 import logging
 import re
@@ -189,10 +188,10 @@ class Routes:
 
 @dataclass
 class _Group:
-    """Routes under a path prefix, in a module of their own that is imported on first use."""
+    """Routes under a path prefix, in a module of their own that `load` imports on first use."""
 
     prefix: str
-    module: str
+    load: Callable[[], Routes]
     routes: Routes | None = None
 
     def covers(self, path: str) -> bool:
@@ -200,7 +199,7 @@ class _Group:
 
     def loaded(self) -> Routes:
         if self.routes is None:
-            self.routes = importlib.import_module(self.module).routes
+            self.routes = self.load()
         return self.routes
 
 
@@ -218,12 +217,12 @@ class Api(Routes):
         # The store of idempotency records (built on first use); None: the header is ignored.
         self.idempotency_store: Callable[[], idempotency.KeyStore] | None = None
 
-    def include(self, prefix: str, module: str) -> None:
-        """The routes under `prefix` (the path itself and every path below it) are those of
-        `module`'s `routes` (a Routes): its module, with its models and services, is imported
-        by the first request under `prefix` or when every route is needed (the OpenAPI
-        document, priming), so that a request elsewhere never loads it."""
-        self._groups.append(_Group(prefix, module))
+    def include(self, prefix: str, load: Callable[[], Routes]) -> None:
+        """The routes under `prefix` (the path itself and every path below it) are those `load`
+        returns, importing their module: it is called by the first request under `prefix` or
+        when every route is needed (the OpenAPI document, priming), so that a request
+        elsewhere never loads that module, its models or its services."""
+        self._groups.append(_Group(prefix, load))
 
     def every_route(self) -> list[Route]:
         """The API's own routes, then each included group's, in the order they were included."""

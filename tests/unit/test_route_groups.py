@@ -3,6 +3,7 @@ prefix, or when every route is needed, and never by a request elsewhere."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import uuid
@@ -54,7 +55,7 @@ def api_with(group: str) -> Api:
     def health() -> None:
         return None
 
-    api.include("/widgets", group)
+    api.include("/widgets", lambda: importlib.import_module(group).routes)
     return api
 
 

@@ -372,3 +372,30 @@ def test_one_environment_holds_the_accounts_api_gateway_logging_role() -> None:
     assert holders == {"development": False, "staging": False, "production": True}
     # `default` (a bare `sam deploy`) is development's.
     assert samconfig_parameters("default") == samconfig_parameters("development")
+
+
+def test_the_templates_api_events_and_the_routers_routes_are_the_same_paths() -> None:
+    from src.handlers.api_handler import app
+
+    events = load_template()["Resources"]["ApiFunction"]["Properties"]["Events"]
+    declared = {
+        (event["Properties"]["Method"].upper(), event["Properties"]["Path"])
+        for event in events.values()
+        if event["Type"] == "Api"
+    }
+    routed = {(route.method, route.path) for route in app.every_route()}
+    declared_paths = {path for _, path in declared}
+    routed_paths = {path for _, path in routed}
+
+    # Every path the router serves is an API path of its own, but the Swagger UI page, which
+    # the catch-all reaches; the root and the catch-all send what no route takes to the
+    # function, which answers 404 or 405 as the router does.
+    assert routed_paths - declared_paths == {"/docs", "/docs/{asset}"}
+    assert declared_paths - routed_paths == {"/", "/{proxy+}"}
+    # A method the template names on its own is one the router serves on that path.
+    named = {(method, path) for method, path in declared if method not in ("ANY", "OPTIONS")}
+    assert named <= routed
+    # Each declared path has its ANY (or its methods) and a preflight.
+    for path in declared_paths - {"/{proxy+}"}:
+        assert ("OPTIONS", path) in declared, path
+        assert ("ANY", path) in declared, path
