@@ -10,15 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gzip
-import json
-import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, cast, overload
+from typing import TYPE_CHECKING, Any, cast
 
-import botocore.loaders
 import botocore.session
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
@@ -26,7 +22,6 @@ from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConnectionError,
-    DataNotFoundError,
     HTTPClientError,
 )
 
@@ -94,78 +89,10 @@ def _client(service: str, config: Config) -> Any:
     return client
 
 
-class _ModelFiles(botocore.loaders.JSONFileLoader):
-    """botocore's model files (`name.json` or `name.json.gz`) decoded into plain dicts, which
-    keep the files' order as the OrderedDicts botocore decodes into do, at under half the cost:
-    the files a DynamoDB client reads took 51-77 ms that way against 21-25 ms (docs/decisions.md,
-    "Cold starts: botocore's model loading")."""
-
-    def load_file(self, file_path: str) -> Any:
-        for extension, open_file in ((".json", open), (".json.gz", gzip.open)):
-            if os.path.isfile(file_path + extension):
-                with open_file(file_path + extension, "rb") as file:
-                    return json.loads(file.read())
-        return None
-
-
-class _KnownServices(Sequence[str]):
-    """The services `loader` has a `type_name` model of, as botocore lists them, except that
-    asking whether it has one looks in that service's directory only. botocore asks that before
-    loading any model, and its list looks through every service's directory (over 400)."""
-
-    def __init__(self, loader: _Loader, type_name: str) -> None:
-        self._loader, self._type_name = loader, type_name
-
-    def __contains__(self, name: object) -> bool:
-        if not isinstance(name, str) or name in {"", ".", ".."} or os.sep in name:
-            return False
-        try:
-            self._loader.list_api_versions(name, self._type_name)
-        except DataNotFoundError:
-            return False
-        return True
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[str]: ...
-    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
-        return self._every()[index]
-
-    def __len__(self) -> int:
-        return len(self._every())
-
-    def _every(self) -> list[str]:
-        services: list[str] = botocore.loaders.Loader.list_available_services(
-            self._loader, self._type_name
-        )
-        return services
-
-
-class _Loader(botocore.loaders.Loader):
-    """botocore's data loader, over the same search paths (`AWS_DATA_PATH` included), with the
-    two shortcuts above."""
-
-    def __init__(self, data_path: str | None) -> None:
-        search_paths = botocore.loaders.create_loader(data_path).search_paths
-        super().__init__(
-            extra_search_paths=search_paths,
-            file_loader=_ModelFiles(),
-            include_default_search_paths=False,
-        )
-
-    # botocore's stubs say list; botocore asks the answer `in` and joins it into an error.
-    def list_available_services(self, type_name: str) -> Sequence[str]:  # type: ignore[override]
-        return _KnownServices(self, type_name)
-
-
 @functools.cache
 def _session() -> botocore.session.Session:
-    """The botocore session of this execution environment (as boto3's default session is),
-    loading botocore's models with `_Loader`."""
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _Loader(session.get_config_variable("data_path")))
-    return session
+    """The botocore session of this execution environment (as boto3's default session is)."""
+    return botocore.session.get_session()
 
 
 @functools.cache

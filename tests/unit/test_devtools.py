@@ -340,7 +340,7 @@ def test_make_bench_measures_everything_it_reports(tmp_path: Path) -> None:
     assert "budgets" in run.stdout
     assert [budget["what"] for budget in measured["budgets"]] == [
         "API cold start / floor",
-        "API first invocation after a restore / warm",
+        "API first invocation after a restore / the floor's",
         "S3 cold start / floor",
         "warm GET /users/{id} / floor GetItem",
         "warm SQS batch of 10 with notifications / floor GetItem",
