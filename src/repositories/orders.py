@@ -1,11 +1,10 @@
 """Orders in DynamoDB (partition key `orderId`).
 
-Each event is applied by one conditional write. The write also adds the event's identity (and,
-for an event with an eventId, its content) to the order's `appliedEvents` set, and its condition
-refuses an event already applied, so a redelivered event cannot apply twice; an event with a
-version applies only above the order's `version`, which it sets. When a condition fails,
-DynamoDB returns the order as it was (ReturnValuesOnConditionCheckFailure), which tells the
-service why without another read.
+Each event is applied by one conditional write, whose condition is the event's rules
+(src/models/order_rules.py). The write also adds the event's identity (and, for an event with an
+eventId, its content) to the order's `appliedEvents` set, and sets the order's `version` to the
+event's when it has one. When the condition fails, DynamoDB returns the order as it was
+(ReturnValuesOnConditionCheckFailure), from which the service reads why without another read.
 Attribute names in expressions come from ORDER_FIELDS, never from a message.
 """
 
@@ -17,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from src.core.clock import iso_utc
 from src.core.errors import OrderNotFound
+from src.models.order_rules import Placeholders, write_condition
 from src.models.orders import (
-    STATUS_SEQUENCE,
     Order,
     OrderCancelled,
     OrderCreated,
@@ -73,104 +72,27 @@ class OrderRepository:
         return _from_item(response["Item"])
 
     def apply(self, event: OrderEvent, now: datetime) -> WriteOutcome:
-        """Apply the event to its order in one conditional write, which also records the
-        event's fingerprint on the order."""
-        match event:
-            case OrderCreated():
-                return self._create(event, now)
-            case OrderUpdated():
-                return self._update(event, now)
-            case OrderCancelled():
-                return self._cancel(event, now)
-
-    def _create(self, event: OrderCreated, now: datetime) -> WriteOutcome:
-        """Store the new order; Refused when the order exists."""
-        order = Order(
-            orderId=event.orderId,
-            customerId=event.customerId,
-            status=OrderStatus.PENDING,
-            items=event.items,
-            total=event.total,
-            createdAt=now,
-        )
-        item = to_item(order.to_record())
-        item["appliedEvents"] = {"SS": event.applied_marks}
-        if event.version is not None:
-            item["version"] = {"N": str(event.version)}
-        return self._conditional(
-            "put_item",
-            Item=item,
-            # Created once: a redelivered creation never overwrites a later state.
-            ConditionExpression="attribute_not_exists(orderId)",
-        )
-
-    def _update(self, event: OrderUpdated, now: datetime) -> WriteOutcome:
-        """Change the given fields; Refused when a condition failed."""
-        event_id = event.event_id
-        changes = event.updates.given()
-        names = {"#status": "status"}
-        values: dict[str, Any] = {
-            ":now": {"S": iso_utc(now)},
-            ":event": {"S": event_id},
-            ":events": {"SS": event.applied_marks},
-            ":cancelled": {"S": OrderStatus.CANCELLED.value},
-        }
-        assignments = ["updatedAt = :now"]
-        for field, value in changes.items():
-            name = ORDER_FIELDS[field]
-            names[name] = field
-            values[f":{field}"] = to_attribute(value)
-            assignments.append(f"{name} = :{field}")
-        # Exists (never created by an update), not cancelled (never reopened), not applied yet.
-        condition = (
-            "attribute_exists(orderId) AND #status <> :cancelled"
-            " AND NOT contains(appliedEvents, :event)"
-        )
-        if "status" in changes:
-            # Forward only: the current status must not be past the new one.
-            reachable_from = STATUS_SEQUENCE[: STATUS_SEQUENCE.index(changes["status"]) + 1]
-            placeholders = []
-            for index, status in enumerate(reachable_from):
-                values[f":from{index}"] = {"S": status.value}
-                placeholders.append(f":from{index}")
-            condition += f" AND #status IN ({', '.join(placeholders)})"
-        condition += _newer_version(event, names, values, assignments)
+        """Apply the event to its order in one conditional write, whose condition is the
+        event's rules (src/models/order_rules.py), and which also records the event's
+        fingerprint on the order."""
+        placeholders = Placeholders({}, {})
+        condition = write_condition(event, placeholders)
+        if isinstance(event, OrderCreated):
+            return self._conditional(
+                "put_item",
+                Item=_new_order(event, now),
+                ConditionExpression=condition,
+                **_expression_attributes(placeholders),
+            )
+        placeholders.values[":now"] = {"S": iso_utc(now)}
+        placeholders.values[":events"] = {"SS": event.applied_marks}
+        assignments = _assignments(event, placeholders)
         return self._conditional(
             "update_item",
             Key={"orderId": {"S": event.orderId}},
             UpdateExpression=f"SET {', '.join(assignments)} ADD appliedEvents :events",
             ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-
-    def _cancel(self, event: OrderCancelled, now: datetime) -> WriteOutcome:
-        """Cancel the order; Refused when a condition failed."""
-        names = {"#status": "status"}
-        values: dict[str, Any] = {
-            ":now": {"S": iso_utc(now)},
-            ":event": {"S": event.event_id},
-            ":events": {"SS": event.applied_marks},
-            ":cancelled": {"S": OrderStatus.CANCELLED.value},
-        }
-        assignments = ["#status = :cancelled", "cancelledAt = :now"]
-        if event.reason is not None:
-            values[":reason"] = {"S": event.reason}
-            assignments.append("cancelReason = :reason")
-        # Exists, not cancelled already (cancellation is terminal and happens once), and its
-        # eventId not applied already.
-        condition = (
-            "attribute_exists(orderId) AND #status <> :cancelled"
-            " AND NOT contains(appliedEvents, :event)"
-        )
-        condition += _newer_version(event, names, values, assignments)
-        return self._conditional(
-            "update_item",
-            Key={"orderId": {"S": event.orderId}},
-            UpdateExpression=f"SET {', '.join(assignments)} ADD appliedEvents :events",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+            **_expression_attributes(placeholders),
         )
 
     def _conditional(self, operation: str, **request: Any) -> WriteOutcome:
@@ -185,17 +107,52 @@ class OrderRepository:
         return Written()
 
 
-def _newer_version(
-    event: OrderUpdated | OrderCancelled,
-    names: dict[str, str],
-    values: dict[str, Any],
-    assignments: list[str],
-) -> str:
-    """For an event with a version: the condition that it is above the order's (an order
-    without one takes any), and the order's version set to it. Empty for one without."""
-    if event.version is None:
-        return ""
-    names["#version"] = "version"
-    values[":version"] = {"N": str(event.version)}
-    assignments.append("#version = :version")
-    return " AND (attribute_not_exists(#version) OR #version < :version)"
+def _new_order(event: OrderCreated, now: datetime) -> dict[str, Any]:
+    order = Order(
+        orderId=event.orderId,
+        customerId=event.customerId,
+        status=OrderStatus.PENDING,
+        items=event.items,
+        total=event.total,
+        createdAt=now,
+    )
+    item = to_item(order.to_record())
+    item["appliedEvents"] = {"SS": event.applied_marks}
+    if event.version is not None:
+        item["version"] = {"N": str(event.version)}
+    return item
+
+
+def _assignments(event: OrderUpdated | OrderCancelled, placeholders: Placeholders) -> list[str]:
+    """What an update or a cancellation sets on the order."""
+    names, values = placeholders.names, placeholders.values
+    assignments = []
+    if isinstance(event, OrderUpdated):
+        assignments.append("updatedAt = :now")
+        for field, value in event.updates.given().items():
+            name = ORDER_FIELDS[field]
+            names[name] = field
+            values[f":{field}"] = to_attribute(value)
+            assignments.append(f"{name} = :{field}")
+    else:
+        names["#status"] = "status"
+        values[":cancelled"] = {"S": OrderStatus.CANCELLED.value}
+        assignments += ["#status = :cancelled", "cancelledAt = :now"]
+        if event.reason is not None:
+            values[":reason"] = {"S": event.reason}
+            assignments.append("cancelReason = :reason")
+    if event.version is not None:
+        names["#version"] = "version"
+        values[":version"] = {"N": str(event.version)}
+        assignments.append("#version = :version")
+    return assignments
+
+
+def _expression_attributes(placeholders: Placeholders) -> dict[str, Any]:
+    """The request's expression attribute names and values (DynamoDB refuses empty ones)."""
+    attributes: dict[str, Any] = {}
+    if placeholders.names:
+        attributes["ExpressionAttributeNames"] = placeholders.names
+    if placeholders.values:
+        attributes["ExpressionAttributeValues"] = placeholders.values
+    return attributes

@@ -27,14 +27,13 @@ from typing import Protocol
 
 from src.core.clock import utc_now
 from src.core.errors import OrderEventNotApplicableYet, OrderEventRejected
+from src.models.order_rules import Verdict, first_broken
 from src.models.orders import (
-    STATUS_SEQUENCE,
     Order,
     OrderCancelled,
     OrderCreated,
     OrderEvent,
     OrderNotification,
-    OrderStatus,
     OrderUpdated,
 )
 from src.repositories.orders import Refused, WriteOutcome
@@ -91,16 +90,25 @@ class OrderEventService:
         self._clock = clock
 
     def apply(self, event: OrderEvent) -> Result:
-        """Apply one event; raises OrderEventNotApplicableYet or OrderEventRejected."""
+        """Apply one event; raises OrderEventNotApplicableYet or OrderEventRejected. A refused
+        write's outcome is the first of the event's rules the order breaks
+        (src/models/order_rules.py)."""
         now = self._clock()
         written = self._store.apply(event, now)
-        match event:
-            case OrderCreated():
-                return self._created(event, written, now)
-            case OrderUpdated():
-                return self._updated(event, written)
-            case OrderCancelled():
-                return self._cancelled(event, written, now)
+        if not isinstance(written, Refused):
+            return Result(Outcome.APPLIED, _notice(event, now))
+        current = written.current
+        broken = first_broken(event, current)
+        if current is None or broken is None or broken.verdict is Verdict.NOT_YET:
+            why = "has not been created yet" if current is None else "changed during the write"
+            raise OrderEventNotApplicableYet(f"order {event.orderId} {why}")
+        if broken.verdict is Verdict.REJECTED:
+            raise OrderEventRejected(broken.reason(event, current), broken.rejection)
+        if broken.verdict is Verdict.REPEATED:
+            return Result(Outcome.DUPLICATE, _notice(event, _applied_at(event, current, now)))
+        if broken.verdict is Verdict.ALREADY_CANCELLED:
+            return Result(Outcome.DUPLICATE)  # announced by the cancellation that applied
+        return Result(Outcome.STALE)
 
     def notify(self, notifications: Mapping[str, OrderNotification]) -> set[str]:
         """Publish the notifications (keyed by message id); return the keys not published."""
@@ -110,82 +118,23 @@ class OrderEventService:
         failed = self._publisher.publish([notifications[key] for key in keys])
         return {keys[position] for position in failed}
 
-    def _created(self, event: OrderCreated, written: WriteOutcome, now: datetime) -> Result:
-        if not isinstance(written, Refused):
-            return Result(Outcome.APPLIED, _creation_notice(event, now))
-        current = _existing(written, event)
-        if _seen(event, current):
-            return Result(Outcome.DUPLICATE, _creation_notice(event, current.createdAt))
-        raise OrderEventRejected(
-            f"order {event.orderId} already exists with other content", "order-exists"
-        )
 
-    def _updated(self, event: OrderUpdated, written: WriteOutcome) -> Result:
-        if not isinstance(written, Refused):
-            return Result(Outcome.APPLIED)
-        current = _existing(written, event)
-        if _seen(event, current):
-            return Result(Outcome.DUPLICATE)
-        if _stale(event, current):
-            return Result(Outcome.STALE)
-        status = current.status
-        if status is OrderStatus.CANCELLED:
-            raise OrderEventRejected(
-                f"order {event.orderId} is cancelled; updates cannot apply", "order-cancelled"
-            )
-        new_status = event.updates.status
-        if new_status is not None and _rank(status) > _rank(new_status):
-            raise OrderEventRejected(
-                f"order {event.orderId} status cannot move back from {status} to {new_status}",
-                "status-backwards",
-            )
-        raise OrderEventNotApplicableYet(f"order {event.orderId} changed during the update")
-
-    def _cancelled(self, event: OrderCancelled, written: WriteOutcome, now: datetime) -> Result:
-        if not isinstance(written, Refused):
-            return Result(Outcome.APPLIED, _cancellation_notice(event, now))
-        current = _existing(written, event)
-        if _seen(event, current):
-            return Result(
-                Outcome.DUPLICATE, _cancellation_notice(event, current.cancelledAt or now)
-            )
-        if current.status is OrderStatus.CANCELLED:
-            # Cancelled by another cancellation event: terminal, and already announced.
-            return Result(Outcome.DUPLICATE)
-        if _stale(event, current):
-            return Result(Outcome.STALE)
-        raise OrderEventNotApplicableYet(f"order {event.orderId} changed during the cancellation")
+def _notice(event: OrderEvent, when: datetime) -> OrderNotification | None:
+    """What applying the event announces: a creation or a cancellation, nothing for updates."""
+    match event:
+        case OrderCreated():
+            return _creation_notice(event, when)
+        case OrderCancelled():
+            return _cancellation_notice(event, when)
+        case OrderUpdated():
+            return None
 
 
-def _seen(event: OrderEvent, current: Order) -> bool:
-    """Whether the order has applied this event; OrderEventRejected when it has applied its
-    eventId with other content."""
-    if event.event_id not in current.appliedEvents:
-        return False
-    if event.eventId is not None and event.content_mark not in current.appliedEvents:
-        raise OrderEventRejected(
-            f"order {event.orderId}: eventId already applied with other content",
-            "event-id-reused",
-        )
-    return True
-
-
-def _stale(event: OrderUpdated | OrderCancelled, current: Order) -> bool:
-    return (
-        event.version is not None
-        and current.version is not None
-        and event.version <= current.version
-    )
-
-
-def _existing(refused: Refused, event: OrderEvent) -> Order:
-    if refused.current is None:
-        raise OrderEventNotApplicableYet(f"order {event.orderId} has not been created yet")
-    return refused.current
-
-
-def _rank(status: str) -> int:
-    return STATUS_SEQUENCE.index(status)
+def _applied_at(event: OrderEvent, current: Order, now: datetime) -> datetime:
+    """When the event applied, for its repeated notice."""
+    if isinstance(event, OrderCreated):
+        return current.createdAt
+    return current.cancelledAt or now
 
 
 def _creation_notice(event: OrderCreated, when: datetime) -> OrderNotification:

@@ -214,3 +214,21 @@ def test_a_stale_cancellation_announces_nothing(service: OrderEventService) -> N
     result = service.apply(event("cancelled", 2, "e-2"))
 
     assert (result.outcome, result.notification) == (Outcome.STALE, None)
+
+
+def test_the_rule_table_names_every_rejection_the_contract_lists_and_no_other() -> None:
+    from src.core.errors import REJECTION_RULES
+    from src.models.order_rules import CHECKS, Verdict
+
+    rejections = {
+        check.rejection
+        for checks in CHECKS.values()
+        for check in checks
+        if check.verdict is Verdict.REJECTED
+    }
+    # The one rejection not read from an order: a message that is no order event at all.
+    assert rejections == set(REJECTION_RULES) - {"invalid-message"}
+    # Each kind of event is checked for its existence first (a creation: its absence last).
+    for kind, checks in CHECKS.items():
+        names = [check.rule.name for check in checks]
+        assert names[0] == "exists" or (names[-1] == "new" and "exists" not in names), kind
