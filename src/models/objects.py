@@ -26,6 +26,15 @@ SEQUENCER_WIDTH = 64
 SEQUENCER = re.compile(rf"[0-9A-Fa-f]{{1,{SEQUENCER_WIDTH}}}")
 
 
+def normalise_sequencer(sequencer: str) -> str:
+    """The sequencer in a form whose string order is the event order; ValueError for a string
+    that is no sequencer."""
+    value = sequencer.strip().upper()
+    if not SEQUENCER.fullmatch(value):
+        raise ValueError(f"not an S3 sequencer: {sequencer!r}")
+    return value.ljust(SEQUENCER_WIDTH, "0")
+
+
 # An upload's ticket lives beside the metadata: objectKey "upload#<uploadId>".
 TICKET_PREFIX = "upload#"
 
@@ -66,6 +75,11 @@ class ObjectChange:
     @property
     def object_key(self) -> str:
         return object_key(self.bucket, self.key)
+
+    @property
+    def position(self) -> str:
+        """Where the event stands in its object's order of events (normalise_sequencer)."""
+        return normalise_sequencer(self.sequencer)
 
 
 class ProcessingStatus(StrEnum):

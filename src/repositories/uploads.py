@@ -9,7 +9,7 @@ the tombstone in the same transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -18,8 +18,6 @@ from botocore.exceptions import ClientError
 
 from src.core.clock import iso_utc
 from src.models.objects import (
-    SEQUENCER,
-    SEQUENCER_WIDTH,
     TICKET_PREFIX,
     ObjectChange,
     UploadMetadata,
@@ -39,14 +37,6 @@ TICKET_SECONDS = 24 * 3600
 # template's MaximumEventAgeInSeconds (1 hour).
 TOMBSTONE_SECONDS = 2 * 24 * 3600
 NEWER = "attribute_not_exists(objectKey) OR #sequencer < :sequencer"
-
-
-def normalise_sequencer(sequencer: str) -> str:
-    """The sequencer in a form whose string order is the event order."""
-    value = sequencer.strip().upper()
-    if not SEQUENCER.fullmatch(value):
-        raise ValueError(f"not an S3 sequencer: {sequencer!r}")
-    return value.ljust(SEQUENCER_WIDTH, "0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +60,12 @@ class MetadataRepository:
         item = response.get("Item")
         return _from_item(item) if item else None
 
-    def record(self, metadata: UploadMetadata, sequencer: str) -> NotRecorded | None:
-        """Store the object's metadata unless a newer event (creation or removal) is recorded.
-        None when stored; NotRecorded otherwise."""
+    def record(self, metadata: UploadMetadata, position: str) -> NotRecorded | None:
+        """Store the object's metadata for the event at `position` (ObjectChange.position)
+        unless a newer event (creation or removal) is recorded. None when stored; NotRecorded
+        otherwise."""
         item = to_item(metadata.to_record())
-        condition = self._newer(sequencer)
+        condition = self._newer(position)
         item["sequencer"] = condition["ExpressionAttributeValues"][":sequencer"]
         reasons = transact_write(
             self._client,
@@ -113,7 +104,7 @@ class MetadataRepository:
         recorded. True when removed."""
         object_key = change.object_key
         expires = int((now + timedelta(seconds=TOMBSTONE_SECONDS)).timestamp())
-        condition = self._newer(change.sequencer)
+        condition = self._newer(change.position)
         reasons = transact_write(
             self._client,
             [
@@ -167,11 +158,11 @@ class MetadataRepository:
         ]
 
     @staticmethod
-    def _newer(sequencer: str) -> dict[str, Any]:
+    def _newer(position: str) -> dict[str, Any]:
         return {
             "ConditionExpression": NEWER,
             "ExpressionAttributeNames": {"#sequencer": "sequencer"},
-            "ExpressionAttributeValues": {":sequencer": {"S": normalise_sequencer(sequencer)}},
+            "ExpressionAttributeValues": {":sequencer": {"S": position}},
         }
 
 
@@ -286,18 +277,14 @@ class ObjectStore:
     def delete(self, key: str) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=key)
 
-    def delete_children(self, prefix: str, doomed: Callable[[str], bool]) -> None:
-        """Delete the objects directly under `prefix` (not deeper) whose key is `doomed`.
-
-        One DeleteObject each, not DeleteObjects: a folder holds one thumbnail per version,
-        rarely more than two, and a multi-object delete's XML body cannot carry a key with a
-        character XML 1.0 forbids (S3 keys may hold any UTF-8), nor does it raise when a key
-        is not deleted."""
+    def children(self, prefix: str) -> list[str]:
+        """The keys of the objects directly under `prefix` (not deeper)."""
         paginator = self._client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/"):
-            for listed in page.get("Contents", []):
-                if doomed(listed["Key"]):
-                    self.delete(listed["Key"])
+        return [
+            listed["Key"]
+            for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix, Delimiter="/")
+            for listed in page.get("Contents", [])
+        ]
 
     def presign_get(self, key: str, expires_in: int) -> str:
         return self._client.generate_presigned_url(

@@ -39,8 +39,9 @@ from src.models.objects import (
     ObjectChange,
     ProcessingStatus,
     UploadMetadata,
+    normalise_sequencer,
 )
-from src.repositories.uploads import NotRecorded, StoredObject, normalise_sequencer
+from src.repositories.uploads import NotRecorded, StoredObject
 from src.services.content import (
     MAX_IMAGE_BYTES,
     MAX_JSON_BYTES,
@@ -65,7 +66,7 @@ class ChangeOutcome(StrEnum):
 
 class MetadataStore(Protocol):
     def get(self, object_key: str) -> UploadMetadata | None: ...
-    def record(self, metadata: UploadMetadata, sequencer: str) -> NotRecorded | None: ...
+    def record(self, metadata: UploadMetadata, position: str) -> NotRecorded | None: ...
     def record_removal(self, change: ObjectChange, now: datetime) -> bool: ...
 
 
@@ -75,7 +76,7 @@ class Objects(Protocol):
     def open(self, bucket: str, key: str, etag: str | None) -> StoredObject | None: ...
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
     def delete(self, key: str) -> None: ...
-    def delete_children(self, prefix: str, doomed: Callable[[str], bool]) -> None: ...
+    def children(self, prefix: str) -> list[str]: ...
 
 
 class UploadProcessor:
@@ -132,7 +133,7 @@ class UploadProcessor:
             height=analysis.height,
             thumbnailKey=thumbnail_key,
         )
-        refused = self._metadata.record(metadata, change.sequencer)
+        refused = self._metadata.record(metadata, change.position)
         if refused is None or refused.already_recorded:
             # Thumbnails of versions this one replaced; also when a previous attempt recorded
             # this version and stopped (or lost its response) before getting here.
@@ -156,16 +157,15 @@ class UploadProcessor:
 
     def _delete_thumbnails_before(self, change: ObjectChange) -> None:
         """Delete the object's thumbnails of events older than `change`. A newer event's
-        thumbnail stays even when it is not recorded yet: it is that event's to keep or delete."""
-        bound = normalise_sequencer(change.sequencer)
+        thumbnail stays even when it is not recorded yet: it is that event's to keep or delete.
 
-        def older(thumbnail_key: str) -> bool:
-            try:
-                return normalise_sequencer(PurePosixPath(thumbnail_key).stem) < bound
-            except ValueError:
-                return False  # a name that is no sequencer is not one of ours to order: it stays
-
-        self._objects.delete_children(_thumbnail_folder(change.key), older)
+        One DeleteObject each, not DeleteObjects: a folder holds one thumbnail per version,
+        rarely more than two, and a multi-object delete's XML body cannot carry a key with a
+        character XML 1.0 forbids (S3 keys may hold any UTF-8), nor does it raise when a key is
+        not deleted."""
+        for thumbnail_key in self._objects.children(_thumbnail_folder(change.key)):
+            if _older_than(thumbnail_key, change.position):
+                self._objects.delete(thumbnail_key)
 
     def _analyse(self, key: str, stored: StoredObject) -> Analysis:
         """An image or JSON by its declared type; otherwise an image by its content, JSON by a
@@ -223,6 +223,15 @@ class _Peeked:
             return bytes(self._rest.read(size))
         data, self._head = self._head[:size], self._head[size:]
         return data
+
+
+def _older_than(thumbnail_key: str, position: str) -> bool:
+    """Whether a thumbnail, named by its event's sequencer, is of an event before `position`;
+    a name that is no sequencer is not one of ours to order: it stays."""
+    try:
+        return normalise_sequencer(PurePosixPath(thumbnail_key).stem) < position
+    except ValueError:
+        return False
 
 
 def _skipped(reason: str) -> Analysis:
