@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 
 from devtools import schemas
+from src.core.errors import InvalidOrderMessage
 from src.handlers.sqs_handler import process_batch
-from src.models.orders import OrderNotification
+from src.models.orders import OrderNotification, parse_order_message
 from src.repositories.notifications import NoNotifications
 from src.repositories.orders import OrderRepository
 from src.services.orders import OrderEventService
@@ -185,14 +186,32 @@ def test_the_samples_hold_both_valid_and_invalid_messages() -> None:
     assert {valid_by_schema(body) for _, body in SAMPLE_BODIES} == {True, False}
 
 
-@pytest.mark.parametrize(("kind", "path", "value", "accepted"), EDGES, ids=range(len(EDGES)))
-def test_each_edge_value_agrees(
-    consumer: Consumer, kind: str, path: tuple[str | int, ...], value: Any, accepted: bool
+def test_each_edge_value_gets_the_contracts_answer_from_schema_and_consumer(
+    consumer: Consumer,
 ) -> None:
-    body = json_text(with_value(kind, path, value))
+    # A valid event with one value changed (tests.order_documents.EDGES), and the answer the
+    # contract gives: accepted, or refused naming that place (the first step; an unknown field
+    # by its own name; a number no field takes as that). One table, one account for all of it.
+    disagreements = []
+    for index, (kind, path, value, accepted) in enumerate(EDGES):
+        body = json_text(with_value(kind, path, value))
+        answers = (valid_by_schema(body), consumer.applies(body))
+        if answers != (accepted, accepted):
+            disagreements.append((index, kind, path, accepted, answers, body[:200]))
+            continue
+        if not accepted:
+            with pytest.raises(InvalidOrderMessage) as caught:
+                parse_order_message(body)
+            refusal = str(caught.value)
+            named = (
+                f"{path[0]}" in refusal
+                or "extra: is not allowed" in refusal
+                or "a number with more digits" in refusal
+            )
+            if not named:
+                disagreements.append((index, kind, path, accepted, refusal, body[:200]))
 
-    assert valid_by_schema(body) is accepted
-    assert_agree(consumer, body)
+    assert disagreements == [], "\n".join(map(str, disagreements))
 
 
 @settings(
