@@ -1,7 +1,6 @@
-"""`make dev`: the whole service on one machine, no Docker, no AWS account (README.md, "Quick
-start"). The supervisor (`python -m devtools.local`, __main__.py) creates the template's
-resources in the emulator and plays Lambda's part for the unchanged handlers, one module per
-concern:
+"""`make dev`: the whole service on one machine, no Docker, no AWS account (docs/local-stack.md).
+The supervisor (`python -m devtools.local`, __main__.py) creates the template's resources in
+the emulator and plays Lambda's part for the unchanged handlers, one module per concern:
 
 - emulator.py: moto in server mode, or the emulator AWS_ENDPOINT_URL names;
 - api.py: API Gateway's REST proxy integration, routed by the template's Api events;

@@ -1,7 +1,7 @@
 """The upload processor within its MemorySize: each image is processed as the function does it
 (the runtime environment, the handler module imported), in a process of its own whose peak
 resident memory is read from the OS. The largest image it accepts, per format and mode, peaks
-under the README's figure; images whose processing would not fit are refused, with a reason,
+under docs/uploads.md's figure; images whose processing would not fit are refused, with a reason,
 before they are decoded."""
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from src.services.content import MAX_IMAGE_PIXELS, image_memory, processing_byte
 from tests.conftest import S3_MEMORY_SIZE
 
 MEMORY_SIZE = S3_MEMORY_SIZE
-# The README's figure (Uploads): the most an accepted image's processing takes, whole process.
-README_PEAK_MB = 450
+# docs/uploads.md's figure: the most an accepted image's processing takes, whole process.
+DOCUMENTED_PEAK_MB = 450
 CONTENT_TYPES = {"PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp", "JPEG": "image/jpeg"}
 
 PROCESS = """
@@ -97,7 +97,7 @@ def test_the_largest_image_accepted_is_processed_within_the_memory(
     result = processed(path, CONTENT_TYPES[image_format])
 
     assert result["status"] == "processed", (size, stored_mode, result)
-    assert int(str(result["peak_mb"])) <= README_PEAK_MB < MEMORY_SIZE, (size, result)
+    assert int(str(result["peak_mb"])) <= DOCUMENTED_PEAK_MB < MEMORY_SIZE, (size, result)
 
 
 def test_a_tiny_webp_that_decodes_past_the_memory_is_refused_before_decoding(

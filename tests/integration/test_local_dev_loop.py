@@ -443,7 +443,7 @@ def sam_help(command: str) -> str:
 
 
 def test_the_readme_sam_local_lines_use_the_file_and_options_sam_has() -> None:
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "local-stack.md").read_text()
     lines = [line for line in readme.splitlines() if line.startswith(".venv/bin/sam local ")]
     functions = set(function_environments_of_template())
 

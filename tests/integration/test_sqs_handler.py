@@ -273,7 +273,7 @@ def test_outcomes_are_counted_as_embedded_metrics(
         "OrderEventsDuplicate": 1,
         "OrderEventsRejected": 4,
     }
-    # What the README tells operators: the namespace, the dimensions and the metric names.
+    # What docs/orders.md tells operators: the namespace, the dimensions and the metric names.
     documented = _readme_metrics()
     for line in lines:
         (directive,) = line["_aws"]["CloudWatchMetrics"]
@@ -287,9 +287,9 @@ def test_outcomes_are_counted_as_embedded_metrics(
 
 
 def _readme_metrics() -> dict[str, Any]:
-    """The README's sentence on metrics: "Metrics (... namespace `N`, dimensions `a` and `b`):
+    """docs/orders.md's sentence on metrics: "Metrics (... namespace `N`, dimensions `a` and `b`):
     `M1`, `M2`, ..."."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "orders.md").read_text()
     start = readme.index("Metrics (CloudWatch embedded metric format")
     sentence = " ".join(readme[start : readme.index(".", readme.index("):", start))].split())
     head, _, names = sentence.partition("):")

@@ -1,4 +1,4 @@
-"""template.yaml: the functions, their variables and the outputs, as the README gives them."""
+"""template.yaml: the functions, their variables and the outputs, as the docs give them."""
 
 from __future__ import annotations
 
