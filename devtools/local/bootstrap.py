@@ -216,7 +216,7 @@ def snapshot_server(handler_path: str, control_fd: int) -> int:
         except Exception as exc:
             init_error = report(type(exc).__name__, str(exc), exc)
     if init_error is not None:
-        print_init_failure((time.perf_counter() - started) * 1000, "init", init_error)
+        print_init_failure((time.perf_counter() - started) * 1000, init_error)
     control = socket.socket(fileno=control_fd)
     control.sendall(b"ready\n" if init_error is None else json.dumps(init_error).encode() + b"\n")
     if init_error is not None:
@@ -279,14 +279,14 @@ def main() -> int:
     handler, init_error = init(sys.argv[1])
     init_ms = (time.perf_counter() - started) * 1000
     if init_error is not None:
-        print_init_failure(init_ms, "init", init_error)
+        print_init_failure(init_ms, init_error)
     return serve(handler, init_error, f"\tInit Duration: {init_ms:.2f} ms")
 
 
-def print_init_failure(init_ms: float, phase: str, error: dict[str, Any]) -> None:
+def print_init_failure(init_ms: float, error: dict[str, Any]) -> None:
     """The line Lambda logs for an init that failed."""
     print(
-        f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: error\t"
+        f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: error\t"
         f"Error Type: {error['errorType']}",
         flush=True,
     )
