@@ -178,17 +178,16 @@ clean:  ## remove build output and caches (keeps the virtualenvs)
 # sam build runs these with ARTIFACTS_DIR set. Functions get src/ only; the shared layer gets the
 # runtime requirements as aarch64 wheels for CPython 3.13 (boto3 comes with the runtime).
 # src/ goes with its bytecode, compiled here: /var/task is read-only, so without it every cold
-# start compiles src/ again (16 ms of the API's, `make bench`). Unchecked-hash .pyc files stay
-# valid whatever timestamps the zip gives the sources, which stay for readable tracebacks.
+# start compiles src/ again (docs/deploying.md, "What is deployed"). Unchecked-hash .pyc files
+# stay valid whatever timestamps the zip gives the sources, which stay for readable tracebacks.
 build-ApiFunction build-SqsHandlerFunction build-S3HandlerFunction build-AccessTokenFunction: $(STAMP)
 	mkdir -p "$(ARTIFACTS_DIR)"
 	tar --exclude='__pycache__' --exclude='*.pyc' -cf - src | tar -xf - -C "$(ARTIFACTS_DIR)"
 	$(PY) -m compileall -q --invalidation-mode unchecked-hash "$(ARTIFACTS_DIR)/src" > /dev/null
 
 # The layer is "sourceless": each module compiled once here (CPython 3.13, the runtime's bytecode)
-# and shipped as .pyc without its .py. Measured on an x86 copy, 7 runs each, cold import of the
-# API handler: sources only 649 ms (recompiled at every cold start, /opt is read-only), sources
-# plus __pycache__ 377 ms and 44 MB, sourceless 377 ms and 34 MB.
+# and shipped as .pyc without its .py: /opt is read-only, so sources alone are compiled again at
+# every cold start, and sources beside their bytecode only add size (docs/deploying.md).
 # dnspython is removed: email-validator imports it only for deliverability (DNS) checks, which
 # the service turns off (tests/integration/test_build.py proves validation works without it).
 build-DependenciesLayer: $(STAMP)
@@ -198,7 +197,7 @@ build-DependenciesLayer: $(STAMP)
 	rm -rf "$(ARTIFACTS_DIR)/python/dns" "$(ARTIFACTS_DIR)"/python/dnspython-*.dist-info \
 		"$(ARTIFACTS_DIR)/python/bin"
 	# GET /docs serves two files of Swagger UI's distribution; the rest (source maps, other
-	# bundles: 10 MB) is left out.
+	# bundles) is left out.
 	find "$(ARTIFACTS_DIR)/python/swagger_ui_bundle/vendor" -type f \
 		! -name swagger-ui-bundle.js ! -name swagger-ui.css ! -name 'LICENSE*' -delete
 	$(PY) -m compileall -q -b -j 0 "$(ARTIFACTS_DIR)/python" > /dev/null

@@ -138,10 +138,9 @@ def function_artifact(target: Path) -> None:
 @contextlib.contextmanager
 def emulator() -> Iterator[str]:
     """The local stack's emulator (moto behind its gate, devtools/local/emulator.py) on loopback,
-    in a process of its own with its garbage collector off. Run in
-    the bench's process, or with its collector on, its full collections over moto's objects
-    paused requests by 160-500 ms, which read as the handlers' latency: POST /users had a p99 of
-    236 ms, and has 17-25 ms without them. A minute of garbage is a few hundred MB at most."""
+    in a process of its own with its garbage collector off: its full collections over moto's
+    objects would pause requests, which would read as the handlers' latency
+    (docs/performance.md)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as recordings:
         server = subprocess.Popen(

@@ -25,7 +25,7 @@ MAX_IMAGE_BYTES = 50 * 1024 * 1024
 # Decompression-bomb guard, whatever the memory: no image over 40 megapixels is decoded.
 MAX_IMAGE_PIXELS = 40_000_000
 # What a function holds besides an image being processed: the interpreter, its modules and
-# clients, and room to answer (its resting peak is about 60 MB).
+# clients, and room to answer (docs/uploads.md gives the peaks measured).
 RESERVED_MEMORY = 128 * 2**20
 # Copies of its decoded pixels that processing an image holds at its peak beyond the image
 # itself, measured per format (docs/decisions.md, "Images are refused before they are decoded
