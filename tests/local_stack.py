@@ -1,7 +1,8 @@
 """The stacks the end-to-end tests use: the local stack as a test starts it (`python -m
 devtools.local`, what `make dev` runs) on free loopback ports, its terminal output collected,
-stopped with SIGINT (Ctrl-C) at the end, which must leave no process behind; and a test user in
-a deployed stack's user pool."""
+stopped with SIGINT (Ctrl-C) at the end, which must leave no process behind; MiniStack (PyPI
+`ministack`, in .venv-ministack) on a free loopback port; a test user in a deployed stack's user
+pool; and the acceptance cases an emulator is known not to serve."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +29,10 @@ from devtools.resources import free_port
 from src.core.access import ADMINISTRATORS_GROUP
 
 ROOT = Path(__file__).resolve().parents[1]
+MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
+# Set by a harness that runs the acceptance suite on an emulator: the names of the emulator's
+# gaps (comma-separated) whose cases are skipped, each skip naming its gap.
+EMULATOR_GAPS = "ACCEPTANCE_EMULATOR_GAPS"
 # Where the stacks of this test run leave the grants their functions' calls used (read by the
 # least-privilege report, tests/roles.py).
 IAM_USAGE_DIR = Path(tempfile.mkdtemp(prefix="iam-usage-"))
@@ -89,6 +95,47 @@ def local_stack(workdir: Path, **environment: str) -> Iterator[RunningStack]:
             pytest.fail("the local stack did not stop on SIGINT")
         assert process.returncode == 0, "".join(lines[-50:])
         assert [pid for pid in workers if _alive(pid)] == [], "processes left behind"
+
+
+@contextlib.contextmanager
+def ministack(workdir: Path, **environment: str) -> Iterator[str]:
+    """MiniStack listening on a free loopback port, its URL; stopped at the end. `environment`
+    adds its settings (AUTH=true: signatures checked, IAM policies enforced)."""
+    if not MINISTACK.exists():
+        pytest.fail("MiniStack missing: `make test` installs it (.venv-ministack)")
+    port = free_port()
+    process = subprocess.Popen(
+        [str(MINISTACK)],
+        cwd=workdir,
+        env={
+            "PATH": os.environ["PATH"],
+            "BIND_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+            **environment,
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert eventually(lambda: _listening(port), timeout=30, interval=0.2), "not listening"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def skip_on_emulator_gap(gap: str, case: str) -> None:
+    """Skip the calling test when the harness running it names `gap` as one of its emulator's:
+    never otherwise (a deployed stack on AWS, the local stack)."""
+    if gap in os.environ.get(EMULATOR_GAPS, "").split(","):
+        pytest.skip(f"emulator gap {gap}: {case}")
 
 
 def _children(pid: int) -> list[int]:

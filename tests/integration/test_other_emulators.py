@@ -7,8 +7,6 @@ resources there and serves."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,44 +15,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from devtools.resources import free_port
-from tests.local_stack import ROOT, eventually, local_stack
-
-MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
+from tests.local_stack import ROOT, local_stack, ministack
 
 
 @pytest.fixture(scope="module")
-def ministack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not MINISTACK.exists():
-        pytest.fail("MiniStack missing: `make test` installs it (.venv-ministack)")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(MINISTACK)],
-        cwd=tmp_path_factory.mktemp("ministack"),
-        env={
-            "PATH": os.environ["PATH"],
-            "BIND_HOST": "127.0.0.1",
-            "GATEWAY_PORT": str(port),
-            "LOG_LEVEL": "WARNING",
-        },
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        assert eventually(lambda: _listening(port), timeout=30, interval=0.2), "not listening"
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with ministack(tmp_path_factory.mktemp("ministack")) as url:
+        yield url
 
 
-def test_the_acceptance_suite_passes_on_ministack(ministack: str) -> None:
+def test_the_acceptance_suite_passes_on_ministack(emulator: str) -> None:
     run = subprocess.run(
         [
             sys.executable,
@@ -66,7 +36,7 @@ def test_the_acceptance_suite_passes_on_ministack(ministack: str) -> None:
             "tests/integration/test_acceptance.py",
         ],
         cwd=ROOT,
-        env={**os.environ, "ACCEPTANCE_EMULATOR_URL": ministack},
+        env={**os.environ, "ACCEPTANCE_EMULATOR_URL": emulator},
         capture_output=True,
         text=True,
         check=False,
@@ -77,12 +47,12 @@ def test_the_acceptance_suite_passes_on_ministack(ministack: str) -> None:
     assert " passed" in run.stdout.splitlines()[-1]
 
 
-def test_a_second_start_against_the_same_emulator_works(ministack: str, tmp_path: Path) -> None:
-    with local_stack(tmp_path / "first", AWS_ENDPOINT_URL=ministack) as first:
+def test_a_second_start_against_the_same_emulator_works(emulator: str, tmp_path: Path) -> None:
+    with local_stack(tmp_path / "first", AWS_ENDPOINT_URL=emulator) as first:
         created = requests.post(
             f"{first.api}/users", json={"email": "again@example.com", "name": "A"}, timeout=30
         )
-    with local_stack(tmp_path / "second", AWS_ENDPOINT_URL=ministack) as second:
+    with local_stack(tmp_path / "second", AWS_ENDPOINT_URL=emulator) as second:
         again = requests.get(f"{second.api}/users/{created.json()['userId']}", timeout=30)
 
     assert created.status_code == 201
