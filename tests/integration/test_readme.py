@@ -12,12 +12,20 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
-from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
+from tests.command_blocks import (
+    IDEMPOTENCY,
+    LOCAL,
+    ORDERS,
+    RUN_BY,
+    UPLOADS,
+    block,
+    command_blocks,
+    runner,
+)
 from tests.local_stack import ROOT, eventually, local_stack
 
 BLOCK = re.compile(r"^```(bash|python)\n(.*?)^```", re.S | re.M)
@@ -30,77 +38,6 @@ TERMINAL_LINE = re.compile(
     r"|\[notification\] \{.*\}"
     r"|stopping the local stack"
 )
-
-
-FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```", re.S | re.M)
-# Each command block, by its section's heading and its first line, and where it runs.
-LOCAL, DEPLOYED, CONTAINERS = "local stack", "deployed stack", "containers"
-CI = "the CI run (.ci/run runs make test; the tests start make dev's stack)"
-QUICK_START = "## Quick start: the whole service locally"
-IDEMPOTENCY = "### Retrying a create safely: `Idempotency-Key`"
-AUTHENTICATION = "## Signing in to a deployed stack"
-ORDERS = "# Orders: the queue contract"
-UPLOADS = "# Uploads"
-DEPLOYING = "# Deploying per environment"
-START = "## Start here"
-SAM_LOCAL = "## `sam local` (where Docker runs)"
-RUN_BY = {
-    (START, "make dev"): CI,
-    (QUICK_START, "make dev"): LOCAL,
-    (QUICK_START, "API=http://127.0.0.1:3000"): LOCAL,
-    (QUICK_START, "ENDPOINT=http://127.0.0.1:4566"): LOCAL,
-    (QUICK_START, "import json, boto3"): LOCAL,
-    (SAM_LOCAL, ".venv/bin/sam build"): CONTAINERS,
-    ("## Deploying", "make deploy ENV=development"): DEPLOYED,
-    (IDEMPOTENCY, "KEY=$(python3 -c 'import uuid; print(uuid.uuid4())')"): LOCAL,
-    (AUTHENTICATION, "STACK=users-service-dev"): DEPLOYED,
-    (AUTHENTICATION, "USER_ID=$("): DEPLOYED,
-    (ORDERS, "echo "): LOCAL,
-    (ORDERS, "STACK=users-service-dev"): DEPLOYED,
-    (UPLOADS, "API=http://127.0.0.1:3000"): LOCAL,
-    (DEPLOYING, "make deploy ENV=development"): DEPLOYED,
-    (DEPLOYING, "make build"): DEPLOYED,
-}
-
-
-@dataclass(frozen=True)
-class Block:
-    document: str
-    section: str
-    language: str
-    code: str
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return self.section, self.code.splitlines()[0]
-
-
-def command_blocks() -> list[Block]:
-    """Every bash and python block of README.md and docs/*.md, with its section's heading."""
-    found = []
-    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        text = path.read_text()
-        for match in FENCE.finditer(text):
-            if match[2] not in ("bash", "python"):
-                continue
-            outside = FENCE.sub("", text[: match.start()])  # a comment in a block is no heading
-            heading = re.findall(r"^#{1,3} .*$", outside, re.M)[-1]
-            found.append(Block(path.name, heading, match[2], textwrap.dedent(match[3])))
-    return found
-
-
-def runner(block: Block) -> str:
-    """Where `block` runs: the RUN_BY entry of its section whose line begins its first line."""
-    section, first = block.key
-    (found,) = [
-        where for (s, start), where in RUN_BY.items() if s == section and first.startswith(start)
-    ]
-    return found
-
-
-def block(section: str, start: str) -> Block:
-    (found,) = [b for b in command_blocks() if b.key[0] == section and b.key[1].startswith(start)]
-    return found
 
 
 def test_every_command_block_is_run_by_a_test() -> None:
