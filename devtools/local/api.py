@@ -277,9 +277,13 @@ def _body(body: bytes, content_type: str) -> tuple[str | None, bool]:
     return base64.b64encode(body).decode(), True
 
 
+class InvalidProxyResponse(ValueError):
+    """The function's answer is not a proxy integration's: API Gateway answers 502."""
+
+
 def proxy_response(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
-    """The HTTP response of a proxy integration's answer; an invalid one is API Gateway's
-    502."""
+    """The HTTP response of a proxy integration's answer; InvalidProxyResponse for one that
+    is not."""
     try:
         status = int(response["statusCode"])
         headers: list[tuple[str, str]] = [
@@ -289,8 +293,8 @@ def proxy_response(response: Any) -> tuple[int, list[tuple[str, str]], bytes]:
             headers.extend((name, str(value)) for value in values)
         body = response.get("body") or ""
         raw = base64.b64decode(body) if response.get("isBase64Encoded") else body.encode()
-    except (KeyError, TypeError, ValueError, binascii.Error, AttributeError):
-        return 502, [("Content-Type", "application/json")], INTERNAL_ERROR
+    except (KeyError, TypeError, ValueError, binascii.Error, AttributeError) as exc:
+        raise InvalidProxyResponse(f"{type(exc).__name__}: {exc}") from exc
     return status, headers, raw
 
 
@@ -370,9 +374,10 @@ class Gateway:
         except InvocationError as exc:
             return 502, [], INTERNAL_ERROR, f"{route.function} failed: {exc}"
         took = f"{route.function} {(time.perf_counter() - started) * 1000:.0f} ms"
-        status, headers, body = proxy_response(response)
-        if status == 502 and body == INTERNAL_ERROR:
-            took += ": its response is not a proxy integration's"
+        try:
+            status, headers, body = proxy_response(response)
+        except InvalidProxyResponse as exc:
+            return 502, [], INTERNAL_ERROR, f"{took}: its response is not a proxy's ({exc})"
         return status, headers, body, took
 
 

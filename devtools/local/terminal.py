@@ -74,10 +74,16 @@ REASONS = Reasons()
 def function_lines(line: str, mode: str) -> list[str]:
     """The lines the terminal shows, in `mode`, for one line of a function's output."""
     text = line.rstrip("\n")
+    if mode == LAMBDA:
+        if '"messageId"' in text:  # only a record naming a message holds a reason to keep
+            record = _record(text)
+            if record is not None:
+                REASONS.note(record)
+        return [text]
     record = _record(text)
     if record is not None:
         REASONS.note(record)
-    return [text] if mode == LAMBDA else _summary(text, record)
+    return _summary(text, record)
 
 
 def _summary(text: str, record: dict[str, Any] | None) -> list[str]:

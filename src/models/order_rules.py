@@ -47,7 +47,8 @@ class Placeholders:
 @dataclass(frozen=True, slots=True)
 class Rule:
     """A rule: the condition a write states (None: one the write's other conditions hold
-    already), its test on the order (None: no order), and whether it concerns an event."""
+    already), its test on the order a refused write returns (which is None when there is no
+    order), and whether it concerns an event."""
 
     name: str
     condition: Callable[[Any, Placeholders], str] | None

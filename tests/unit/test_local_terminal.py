@@ -232,6 +232,13 @@ class Answer:
         return {"statusCode": 200, "body": "{}"}
 
 
+class Shapeless:
+    function = "ApiFunction"
+
+    def invoke(self, event: Any) -> Any:
+        return {"body": "no status code"}
+
+
 class Broken:
     function = "ApiFunction"
 
@@ -248,6 +255,12 @@ class Broken:
             None,
             r"\[api\] GET /orders/o-1 -> 502 ApiFunction failed: Runtime.ImportModuleError: "
             r"Unable to import module 'x'",
+        ),
+        (
+            Shapeless(),
+            None,
+            r"\[api\] GET /orders/o-1 -> 502 ApiFunction \d+ ms: its response is not a proxy's "
+            r"\(KeyError: 'statusCode'\)",
         ),
         (
             Answer(),
