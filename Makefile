@@ -115,7 +115,7 @@ test: $(STAMP) $(RUNTIME_STAMP) $(MINISTACK_STAMP) $(NODE_STAMP)  ## ruff, mypy,
 	$(BIN)/mypy
 	$(MAKE) --no-print-directory validate
 	$(MAKE) --no-print-directory api-diff
-	$(PY) -m pytest --iam-report --durations=15
+	$(PY) -m pytest --iam-report --durations=15 --numprocesses auto --dist loadfile --no-loadscope-reorder
 
 # ENV given (make acceptance ENV=staging): that deployed stack, with your AWS configuration as
 # it is (credentials, profile, region); REGION=... given overrides the region.

@@ -89,13 +89,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One folder for the grants used by this run's processes: set before pytest-xdist starts
+    its workers, which inherit it."""
+    if not hasattr(config, "workerinput"):
+        from tests.local_stack import IAM_USAGE_DIR, IAM_USAGE_VARIABLE
+
+        os.environ[IAM_USAGE_VARIABLE] = str(IAM_USAGE_DIR)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long files first, in their own order, then the rest in theirs."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """The least-privilege report, after a run of the whole suite (`make test`)."""
-    if not session.config.getoption("--iam-report") or exitstatus != 0:
+    """The least-privilege report, after a run of the whole suite (`make test`). A pytest-xdist
+    worker leaves the grants its in-process calls used for the controller, which reports."""
+    if not session.config.getoption("--iam-report"):
         return
     from tests.local_stack import IAM_USAGE_DIR
-    from tests.roles import least_privilege_report
+    from tests.roles import ROLES, least_privilege_report
 
+    worker = getattr(session.config, "workerinput", None)
+    if worker is not None:
+        usage = IAM_USAGE_DIR / f"worker-{worker['workerid']}-{os.getpid()}.json"
+        usage.write_text(json.dumps(ROLES.usage()))
+        return
+    if exitstatus != 0:
+        return
     decisions = (Path(__file__).parents[1] / "docs" / "decisions.md").read_text()
     unused = least_privilege_report(sorted(IAM_USAGE_DIR.glob("*.json")), decisions)
     if unused:

@@ -33,9 +33,13 @@ MINISTACK = ROOT / ".venv-ministack" / "bin" / "ministack"
 # Set by a harness that runs the acceptance suite on an emulator: the names of the emulator's
 # gaps (comma-separated) whose cases are skipped, each skip naming its gap.
 EMULATOR_GAPS = "ACCEPTANCE_EMULATOR_GAPS"
-# Where the stacks of this test run leave the grants their functions' calls used (read by the
-# least-privilege report, tests/roles.py).
-IAM_USAGE_DIR = Path(tempfile.mkdtemp(prefix="iam-usage-"))
+# Where the stacks and the test processes of this run leave the grants their functions' calls
+# used (read by the least-privilege report, tests/roles.py). tests/conftest.py names it in the
+# environment before pytest-xdist starts its workers, so they all share it.
+IAM_USAGE_VARIABLE = "TESTS_IAM_USAGE_DIR"
+IAM_USAGE_DIR = Path(
+    os.environ.setdefault(IAM_USAGE_VARIABLE, tempfile.mkdtemp(prefix="iam-usage-"))
+)
 
 
 @dataclass

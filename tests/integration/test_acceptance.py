@@ -30,6 +30,8 @@ from PIL import Image
 from devtools.local.api import LOCAL_CALLER_HEADER
 from tests.local_stack import cognito_test_user, eventually, local_stack, skip_on_emulator_gap
 
+pytestmark = pytest.mark.long
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

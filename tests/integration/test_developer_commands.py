@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+pytestmark = pytest.mark.long
+
 
 def run_invoke(function: str, event: str | None = None) -> dict[str, Any]:
     import json

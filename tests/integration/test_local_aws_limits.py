@@ -25,6 +25,8 @@ from devtools.local.emulator import role_credentials
 from devtools.resources import free_port
 from tests.local_stack import ROOT, RunningStack, eventually, local_stack
 
+pytestmark = pytest.mark.long
+
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:

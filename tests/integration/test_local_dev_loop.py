@@ -35,6 +35,8 @@ from devtools.template import function_environment
 from tests.dap import DebugClient
 from tests.local_stack import ROOT, eventually, local_stack
 
+pytestmark = pytest.mark.long
+
 HANDLER = Path("src/handlers/api_handler.py")
 FUTURE = "from __future__ import annotations\n"
 

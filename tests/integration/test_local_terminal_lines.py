@@ -10,8 +10,11 @@ import sys
 from pathlib import Path
 
 import boto3
+import pytest
 
 from tests.local_stack import ROOT, eventually, local_stack
+
+pytestmark = pytest.mark.long
 
 
 def test_each_message_that_ends_in_the_dlq_gets_one_line_with_its_reason(tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ from devtools.template import Evaluator
 from tests.command_blocks import AUTHENTICATION, DEPLOYED, ORDERS, command_blocks, runner
 from tests.local_stack import EMULATOR_GAPS, ROOT, ministack
 
+pytestmark = pytest.mark.long
+
 ENVIRONMENT = "development"
 STACK = stack_name(ENVIRONMENT)
 REGION = "us-east-1"
