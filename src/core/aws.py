@@ -1,8 +1,7 @@
 """AWS clients, built once per execution environment and reused across invocations.
 
-They are botocore clients, which is all that boto3.client() returns; the boto3 package on top
-(its resource layer and s3transfer) buys the handlers nothing (docs/decisions.md, "Cold starts:
-what each function imports"). Endpoints and credentials come from botocore's own configuration, so
+They are botocore clients, which is what boto3.client() returns, made without importing the
+boto3 package. Endpoints and credentials come from botocore's own configuration, so
 `AWS_ENDPOINT_URL` points the unchanged code at an emulator.
 """
 

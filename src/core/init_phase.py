@@ -6,7 +6,6 @@ Importing this module pauses the collector: it is each handler module's first im
 before botocore's and pydantic's. `complete()`, the handler module's last statement, ends init:
 SnapStart's priming where it applies, then every object init made goes into the collector's
 permanent generation (`gc.freeze`), which later collections never walk, and collection resumes.
-Figures: docs/decisions.md, "Cold starts: the collector during init".
 
 An init that raises leaves the collector paused; Lambda discards an environment whose init failed.
 """

@@ -1,8 +1,5 @@
 """Counts as CloudWatch embedded metric format (EMF): one JSON line per invocation on stdout,
 which CloudWatch Logs turns into metrics without an API call.
-
-Written here rather than with Powertools' Metrics, for what is one dictionary and one print
-(docs/decisions.md, "Cold starts: what each function imports").
 """
 
 from __future__ import annotations

@@ -5,10 +5,7 @@ pydantic validation of path, query and body (400, 413, 415), the domain error ->
 mapping, 503s with Retry-After when AWS is throttling or failing, 500s that reveal nothing but a
 request id, CORS headers on every response and preflights, the Idempotency-Key header of the
 routes that take it (src.handlers.idempotency), and the OpenAPI document, generated from the
-routes and their models.
-
-It is the API's own rather than Powertools' REST resolver (docs/decisions.md, "The API's own
-router"): it holds what this API uses and nothing else.
+routes and their models. Why a router of our own: docs/decisions.md, "The API's own router".
 """
 
 from __future__ import annotations

@@ -49,11 +49,8 @@ def upload_processor() -> UploadProcessor:
 
 
 def changes(event: dict[str, Any]) -> list[ObjectChange]:
-    """The object changes in an S3 notification event (other event kinds are left out).
-
-    The records are read directly rather than through Powertools' S3Event (docs/decisions.md,
-    "Cold starts: what each function imports").
-    """
+    """The object changes in an S3 notification event's records, read as S3 documents them;
+    other event kinds are left out."""
     records = event.get("Records") if isinstance(event, dict) else None
     result = []
     for record in records if isinstance(records, list) else []:

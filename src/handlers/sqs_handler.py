@@ -8,9 +8,6 @@ record fails when its event cannot apply yet (redelivery resolves it), or meets 
 (the queue's redrive moves it to the DLQ after maxReceiveCount receives). Notifications for the
 batch go out together at the end; a record whose notification was not published is reported
 failed too, so its redelivery publishes it again.
-
-The partial batch response is built here rather than by Powertools' BatchProcessor: it also
-reports the records whose notification was lost, which BatchProcessor cannot express.
 """
 
 from __future__ import annotations

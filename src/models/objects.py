@@ -1,9 +1,8 @@
 """Objects in the uploads bucket: the change events the bucket sends, and the metadata item kept
 per object. Used by the bucket processor, whose path needs nothing else from the models.
 
-Plain dataclasses rather than pydantic models, unlike the rest of src/models: the code fills
-these two records itself from S3's own events, and the bucket processor's path imports no
-pydantic (docs/decisions.md, "Cold starts: what each function imports").
+They are dataclasses, filled by the code from S3's own events, so the bucket processor imports
+no pydantic.
 """
 
 from __future__ import annotations

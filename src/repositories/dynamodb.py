@@ -1,8 +1,8 @@
 """DynamoDB helpers shared by the repositories.
 
-Attribute values are converted here, as boto3's TypeSerializer/TypeDeserializer would: the same
-types, the same number rules. Those two classes live in the boto3 package, which the handlers
-do not import (src.core.aws; docs/decisions.md, "Cold starts: what each function imports").
+Attribute values are converted here by boto3's TypeSerializer/TypeDeserializer rules (the same
+types, the same number context), without importing the boto3 package, which the handlers do not
+load (src.core.aws).
 """
 
 from __future__ import annotations
