@@ -105,6 +105,7 @@ class MetadataRepository:
         object_key = change.object_key
         expires = int((now + timedelta(seconds=TOMBSTONE_SECONDS)).timestamp())
         condition = self._newer(change.position)
+        ticket = self._ticket_kept(change.key, removed_at=now)
         reasons = transact_write(
             self._client,
             [
@@ -126,7 +127,7 @@ class MetadataRepository:
                         **condition,
                     }
                 },
-                *self._ticket_kept(change.key, removed_at=now),
+                *ticket,
             ],
         )
         return reasons is None

@@ -163,8 +163,8 @@ class UploadProcessor:
         rarely more than two, and a multi-object delete's XML body cannot carry a key with a
         character XML 1.0 forbids (S3 keys may hold any UTF-8), nor does it raise when a key is
         not deleted."""
-        position = change.position
-        for thumbnail_key in self._objects.children(_thumbnail_folder(change.key)):
+        folder, position = _thumbnail_folder(change.key), change.position
+        for thumbnail_key in self._objects.children(folder):
             if _older_than(thumbnail_key, position):
                 self._objects.delete(thumbnail_key)
 
