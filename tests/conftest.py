@@ -98,6 +98,12 @@ def pytest_configure(config: pytest.Config) -> None:
         os.environ[IAM_USAGE_VARIABLE] = str(IAM_USAGE_DIR)
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`--numprocesses auto`: a worker more than the cores, since the long tests spend much of
+    their time waiting on stacks and subprocesses."""
+    return (os.cpu_count() or 1) + 1
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The long files first, in their own order, then the rest in theirs."""
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
