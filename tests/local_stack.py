@@ -116,6 +116,8 @@ def ministack(workdir: Path, **environment: str) -> Iterator[str]:
             "BIND_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(port),
             "LOG_LEVEL": "WARNING",
+            # Its functions' code and caches go under the test's folder, not the machine's /tmp.
+            "TMPDIR": str(workdir),
             **environment,
         },
         stdout=subprocess.DEVNULL,
