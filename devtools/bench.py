@@ -213,6 +213,19 @@ def percentile(values: list[float], share: float) -> float:
 TABLE_USERS = 20_000
 
 
+@contextlib.contextmanager
+def _snapshot(version: Any) -> Iterator[Any]:
+    """A snapshot of `version`, its logs quiet, stopped at the end."""
+    from devtools.local.snapstart import Snapshot  # noqa: PLC0415
+
+    quiet = dataclasses.replace(version, variables={**version.variables, "LOG_LEVEL": "WARNING"})
+    snapshot = Snapshot.take(quiet)
+    try:
+        yield snapshot
+    finally:
+        snapshot.stop()
+
+
 class Bench:
     def __init__(self, endpoint: str, runs: int, warm: int) -> None:
         import boto3  # noqa: PLC0415
@@ -390,7 +403,8 @@ class Bench:
         function, one snapshot (init with the before-snapshot hooks), then copies restored from
         it. Each copy's first invocation is timed, then warm ones in the same copy; the median
         of each, both as the supervisor sees them (pipes included). Beside them the floor's
-        function (FLOOR_FUNCTION), through the same lifecycle."""
+        function (FLOOR_FUNCTION), through the same lifecycle. The functions take turns, one copy
+        each per round, so that a ratio between two compares copies restored side by side."""
         from devtools.local.functions import Modes, versions_from_template  # noqa: PLC0415
 
         user_id = self.seed_user()
@@ -398,7 +412,7 @@ class Bench:
         events[RESTORED_FLOOR] = events["ApiFunction"]
         first: dict[str, list[float]] = {}
         warm: dict[str, list[float]] = {}
-        with tempfile.TemporaryDirectory() as code:
+        with tempfile.TemporaryDirectory() as code, contextlib.ExitStack() as stack:
             function_artifact(Path(code))
             (Path(code) / "bench_floor.py").write_text(FLOOR_FUNCTION)
             versions = versions_from_template(
@@ -407,11 +421,21 @@ class Bench:
             versions[RESTORED_FLOOR] = dataclasses.replace(
                 versions["ApiFunction"], function="BenchFloor", handler="bench_floor.handler"
             )
-            for name, version in versions.items():
-                quiet = dataclasses.replace(
-                    version, variables={**version.variables, "LOG_LEVEL": "WARNING"}
-                )
-                first[name], warm[name] = self._restores(quiet, events[name])
+            snapshots = {
+                name: stack.enter_context(_snapshot(version)) for name, version in versions.items()
+            }
+            for name in snapshots:
+                first[name], warm[name] = [], []
+            for _ in range(self.runs):
+                for name, snapshot in snapshots.items():
+                    environment = snapshot.restore()
+                    try:
+                        first[name].append(invoke_timed(environment, events[name]()))
+                        warm[name].extend(
+                            invoke_timed(environment, events[name]()) for _ in range(5)
+                        )
+                    finally:
+                        environment.stop()
         self.results["restored_ms"] = {
             name: {
                 "first": statistics.median(first[name]),
@@ -419,26 +443,6 @@ class Bench:
             }
             for name in first
         }
-
-    def _restores(self, version: Any, event: Callable[[], Any]) -> tuple[list[float], list[float]]:
-        """One snapshot of `version`, then `runs` copies restored from it: each copy's first
-        invocation, and five warm ones after it."""
-        from devtools.local.snapstart import Snapshot  # noqa: PLC0415
-
-        first: list[float] = []
-        warm: list[float] = []
-        snapshot = Snapshot.take(version)
-        try:
-            for _ in range(self.runs):
-                environment = snapshot.restore()
-                try:
-                    first.append(invoke_timed(environment, event()))
-                    warm.extend(invoke_timed(environment, event()) for _ in range(5))
-                finally:
-                    environment.stop()
-        finally:
-            snapshot.stop()
-        return first, warm
 
     # --- warm invocations and AWS calls -------------------------------------------------------
     def warm_and_calls(self) -> None:
