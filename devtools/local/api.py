@@ -141,7 +141,9 @@ def build_event(
     """The v1 proxy event API Gateway builds for this request; `claims`, those of the token
     its authorizer checked."""
     split = urlsplit(raw_path)
-    path = unquote(split.path) or "/"
+    # As sent, percent-encoding kept, as API Gateway's REST APIs pass it; the path parameters
+    # are decoded.
+    path = split.path or "/"
     multi_headers: dict[str, list[str]] = {}
     for name, value in headers:
         multi_headers.setdefault(name, []).append(value)

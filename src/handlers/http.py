@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from http import HTTPStatus
 from typing import Any, TypeVar, get_type_hints
+from urllib.parse import unquote
 
 from pydantic import BaseModel, ValidationError
 
@@ -249,6 +250,8 @@ class Api(Routes):
         return self._proxy_response(response)
 
     def _dispatch(self, event: Mapping[str, Any], deadline: datetime) -> Response:
+        # The path as the client sent it, percent-encoded (API Gateway's REST APIs pass it so);
+        # each path parameter is its segment decoded, as in the event's pathParameters.
         method, path = str(event.get("httpMethod") or ""), str(event.get("path") or "/")
         matches = [
             (route, found)
@@ -258,7 +261,8 @@ class Api(Routes):
         if method != "OPTIONS":
             for route, found in matches:
                 if route.method == method:
-                    return self._run(route, found.groupdict(), event, deadline)
+                    parameters = {name: unquote(value) for name, value in found.groupdict().items()}
+                    return self._run(route, parameters, event, deadline)
         # A preflight, or a method the path does not take: both answer with the path's methods.
         allowed = sorted({route.method for route, _ in matches} | {"OPTIONS"})
         if method == "OPTIONS":

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -290,9 +291,7 @@ def test_api_gateway_behaviour_is_faithful(stack: dict[str, str], http: requests
     )
     unknown = http.get(f"{api}/no/such/path", timeout=30)
     document = http.get(f"{api}/openapi.json", timeout=30)
-    # A path is decoded once ("%2520" is the three characters "%20"), and any character in it
-    # reaches a route, an encoded newline too (the catch-all's, here).
-    encoded = http.get(f"{api}/users/a%2520b", timeout=30)
+    # Any character of a path reaches a route, an encoded newline too (the catch-all's, here).
     newline = http.get(f"{api}/no%0Asuch", timeout=30)
 
     assert not_allowed.status_code == 405
@@ -300,11 +299,51 @@ def test_api_gateway_behaviour_is_faithful(stack: dict[str, str], http: requests
     assert preflight.status_code == 204
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
     assert unknown.status_code == 404
-    assert (encoded.status_code, encoded.json()) == (404, {"error": "user a%20b not found"})
     assert (newline.status_code, newline.json()) == (404, {"error": "not found"})
     assert {"/users", "/users/{userId}", "/orders/{orderId}", "/uploads"} <= set(
         document.json()["paths"]
     )
+
+
+def test_a_path_parameter_is_its_segment_decoded_once(
+    stack: dict[str, str],
+    aws: Callable[[str], Any],
+    http: requests.Session,
+    created: Created,
+    budgets: Budgets,
+) -> None:
+    skip_on_emulator_gap(
+        "rest-path-decoded", "a path parameter is read from the path as the client encoded it"
+    )
+    api = stack["ApiEndpoint"]
+    # Every punctuation mark an order id may hold; "/" and "#" only travel encoded.
+    order_id = f"ord#{uuid.uuid4().hex[:8]}/a:b@c"
+    created.orders.append(order_id)
+    aws("sqs").send_message(
+        QueueUrl=stack["OrderQueueUrl"],
+        MessageBody=json.dumps(
+            {
+                "type": "order_created",
+                "orderId": order_id,
+                "customerId": "cus-1",
+                "items": [{"productId": "sku-1", "quantity": 1}],
+                "total": 1,
+            }
+        ),
+    )
+
+    def stored() -> dict[str, Any] | None:
+        response = http.get(f"{api}/orders/{quote(order_id, safe='')}", timeout=30)
+        order: dict[str, Any] | None = response.json() if response.status_code == 200 else None
+        return order
+
+    order = eventually(stored, timeout=budgets.one_batch)
+    # "%2520" is the three characters "%20", not a space.
+    twice = http.get(f"{api}/users/a%2520b", timeout=30)
+
+    assert order is not None
+    assert order["orderId"] == order_id
+    assert (twice.status_code, twice.json()) == (404, {"error": "user a%20b not found"})
 
 
 def test_a_method_no_event_declares_reaches_the_function_through_any(

@@ -53,6 +53,27 @@ def test_returns_the_stored_order_with_numbers_as_json_numbers(orders_api: ApiCl
     assert order["updatedAt"] >= order["createdAt"]
 
 
+def test_an_id_with_characters_a_url_encodes_is_read_from_the_encoded_path(
+    orders_api: ApiClient,
+) -> None:
+    order_id = "ord#7/a:b@c"  # every punctuation mark the id's pattern allows
+    apply(
+        {
+            "type": "order_created",
+            "orderId": order_id,
+            "customerId": "cus-1",
+            "items": [{"productId": "sku-1", "quantity": 1}],
+            "total": 1,
+        }
+    )
+
+    # The path as API Gateway's REST APIs pass it: percent-encoded as the client sent it.
+    response = orders_api.request("GET", "/orders/ord%237%2Fa%3Ab%40c")
+
+    assert response.status == 200, response.body
+    assert response.body["orderId"] == order_id
+
+
 def test_a_cancelled_order_shows_when_and_why(orders_api: ApiClient) -> None:
     apply(
         {

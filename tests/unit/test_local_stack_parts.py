@@ -85,6 +85,24 @@ def test_proxy_events_carry_multi_value_headers_and_query_strings() -> None:
     assert context["requestId"]
 
 
+def test_the_event_path_is_as_sent_and_the_path_parameters_decoded() -> None:
+    # API Gateway's REST APIs keep the client's percent-encoding in `path`.
+    event = build_event(
+        method="GET",
+        raw_path="/orders/ord%231%2Fb?x=1",
+        headers=[("Host", "127.0.0.1:3000")],
+        body=b"",
+        route=route("/orders/{orderId}"),
+        path_parameters={"orderId": "ord#1/b"},
+        source_ip="127.0.0.1",
+        stage="v1",
+    )
+
+    assert event["path"] == "/orders/ord%231%2Fb"
+    assert event["requestContext"]["path"] == "/v1/orders/ord%231%2Fb"
+    assert event["pathParameters"] == {"orderId": "ord#1/b"}
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "encoded"),
     [
